@@ -1,0 +1,35 @@
+import { errors } from './errors';
+import { json, publicRoute, requestOrigin, tenantPath, type HttpEvent } from './http';
+import type { Repository, TenantRef } from './repository';
+import { issuerFor, jwksDocument, openidConfiguration, type SigningKey } from './tokens';
+
+/**
+ * Public discovery documents of a project and environment (no APP-KEY): what a client or an API
+ * Gateway JWT authorizer needs to verify otpgate's tokens. Unknown tenants get 404.
+ */
+export interface DiscoveryDeps {
+  readonly repo: Repository;
+  readonly publicBaseUrl: string | undefined;
+}
+
+// Public keys change only with a rotation; let clients and CDNs keep them a few minutes.
+const cacheable = { 'cache-control': 'public, max-age=300' };
+
+const existingTenant = async (repo: Repository, event: HttpEvent): Promise<TenantRef> => {
+  const tenant = tenantPath(event);
+  if (!(await repo.environmentExists(tenant))) throw errors.projectNotFound();
+  return tenant;
+};
+
+export const jwksRoute = (deps: DiscoveryDeps & { readonly signingKey: () => Promise<SigningKey> }) =>
+  publicRoute(async (event) => {
+    await existingTenant(deps.repo, event);
+    return json(200, jwksDocument([await deps.signingKey()]), cacheable);
+  });
+
+export const openidConfigurationRoute = (deps: DiscoveryDeps) =>
+  publicRoute(async (event) => {
+    const { projectId, environment } = await existingTenant(deps.repo, event);
+    const issuer = issuerFor(requestOrigin(event, deps.publicBaseUrl), projectId, environment);
+    return json(200, openidConfiguration(issuer), cacheable);
+  });

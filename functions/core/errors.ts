@@ -1,0 +1,74 @@
+/**
+ * The one error a client ever sees: `{"error":{"code","message","field"?, ...details}}`.
+ * Anything that is not an ApiError is internal and leaves the service as a generic 500.
+ */
+export interface ApiErrorOptions {
+  field?: string;
+  details?: Record<string, string | number | boolean>;
+  cause?: unknown;
+}
+
+export class ApiError extends Error {
+  readonly status: number;
+  readonly code: string;
+  readonly field: string | undefined;
+  readonly details: Record<string, string | number | boolean>;
+
+  constructor(status: number, code: string, message: string, options: ApiErrorOptions = {}) {
+    super(message, { cause: options.cause });
+    this.name = 'ApiError';
+    this.status = status;
+    this.code = code;
+    this.field = options.field;
+    this.details = options.details ?? {};
+  }
+
+  toBody(): { error: Record<string, string | number | boolean> } {
+    return {
+      error: {
+        code: this.code,
+        message: this.message,
+        ...(this.field === undefined ? {} : { field: this.field }),
+        ...this.details,
+      },
+    };
+  }
+}
+
+export const isApiError = (error: unknown): error is ApiError => error instanceof ApiError;
+
+/** Every error code otpgate returns, in one place so the README and the code cannot drift. */
+export const errors = {
+  missingAppKey: () => new ApiError(401, 'missing_app_key', 'The APP-KEY header is required.'),
+  invalidAppKey: () =>
+    new ApiError(401, 'invalid_app_key', 'The APP-KEY is not valid for this project and environment.'),
+  invalidRequest: (message: string, field?: string) =>
+    new ApiError(400, 'invalid_request', message, field === undefined ? {} : { field }),
+  invalidMobile: (message: string, field = 'mobile') => new ApiError(400, 'invalid_mobile', message, { field }),
+  invalidEmail: (message: string) => new ApiError(400, 'invalid_email', message, { field: 'email' }),
+  userExists: () => new ApiError(409, 'user_exists', 'A user with this identifier is already registered; log in instead.'),
+  userNotFound: () => new ApiError(404, 'user_not_found', 'No user is registered with this identifier; sign up first.'),
+  invalidOtp: (attemptsRemaining: number) =>
+    new ApiError(401, 'invalid_otp', 'The code is not correct.', {
+      field: 'otp_code',
+      details: { attempts_remaining: attemptsRemaining },
+    }),
+  otpExpired: () => new ApiError(410, 'otp_expired', 'The code has expired; request a new one.'),
+  noPendingOtp: () =>
+    new ApiError(400, 'no_pending_otp', 'There is no code waiting to be verified; request a new one.'),
+  tooManyAttempts: () =>
+    new ApiError(429, 'too_many_attempts', 'Too many wrong codes; request a new one.'),
+  deliveryFailed: (channel: 'sms' | 'email', cause?: unknown) =>
+    new ApiError(502, 'delivery_failed', `The ${channel === 'sms' ? 'SMS' : 'email'} could not be sent; try again later.`, { cause }),
+  projectNotFound: () => new ApiError(404, 'project_not_found', 'No such project and environment.'),
+  routeNotFound: () => new ApiError(404, 'not_found', 'No such endpoint.'),
+  internal: () => new ApiError(500, 'internal_error', 'Something went wrong on our side; try again later.'),
+} as const;
+
+/** Raised at cold start when the deployment is misconfigured; never shown to a client. */
+export class ConfigError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(`otpgate: ${message}`, options);
+    this.name = 'ConfigError';
+  }
+}

@@ -1,0 +1,136 @@
+import middy, { type MiddlewareObj } from '@middy/core';
+import httpHeaderNormalizer from '@middy/http-header-normalizer';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
+import { hashAppKey } from './app-keys';
+import type { Tenant } from './engine';
+import { ApiError, errors } from './errors';
+import { describeError, log } from './log';
+import type { Repository } from './repository';
+import { resolveSettings } from './settings';
+
+export type HttpEvent = APIGatewayProxyEventV2;
+export type HttpResult = APIGatewayProxyStructuredResultV2;
+
+const baseHeaders = {
+  'content-type': 'application/json; charset=utf-8',
+  // Responses carry codes' outcomes and tokens: no cache anywhere may keep them.
+  'cache-control': 'no-store',
+  'x-content-type-options': 'nosniff',
+};
+
+export const json = (statusCode: number, body: unknown, headers: Record<string, string> = {}): HttpResult => ({
+  statusCode,
+  headers: { ...baseHeaders, ...headers },
+  body: JSON.stringify(body),
+});
+
+/**
+ * Turns any error into the one JSON error shape. ApiErrors (always < 500 unless a provider failed)
+ * are shown as they are; anything else is logged by kind only and leaves as a generic 500, so no
+ * message, stack or internal detail ever reaches a client.
+ */
+export const errorResponder = (): MiddlewareObj<HttpEvent, HttpResult> => ({
+  onError: async function errorResponderOnError(request) {
+    const { error } = request;
+    if (error instanceof ApiError) {
+      if (error.status >= 500) log.warn('request failed', { code: error.code, status: error.status });
+      request.response = json(error.status, error.toBody());
+      return;
+    }
+    log.error('unexpected error', {
+      ...describeError(error),
+      // ConfigError messages name a setting, never a value, so they are safe to show an operator.
+      ...(error instanceof Error && error.name === 'ConfigError' ? { detail: error.message } : {}),
+    });
+    request.response = json(500, errors.internal().toBody());
+  },
+});
+
+/** Parses the JSON body; a missing, malformed or non-object body is the client's 400, not our 500. */
+export const jsonBody = (): MiddlewareObj<HttpEvent, HttpResult> => ({
+  before: async function jsonBodyBefore(request) {
+    const { event } = request;
+    const text = event.isBase64Encoded && event.body ? Buffer.from(event.body, 'base64').toString('utf8') : event.body;
+    if (text === undefined || text.trim() === '') throw errors.invalidRequest('The request body must be a JSON object.');
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch (error) {
+      throw new ApiError(400, 'invalid_request', 'The request body is not valid JSON.', { cause: error });
+    }
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+      throw errors.invalidRequest('The request body must be a JSON object.');
+    }
+    (event as { parsedBody?: unknown }).parsedBody = parsed;
+  },
+});
+
+export const parsedBody = (event: HttpEvent): Record<string, unknown> =>
+  (event as { parsedBody?: Record<string, unknown> }).parsedBody ?? {};
+
+export interface TenantPath {
+  readonly projectId: string;
+  readonly environment: string;
+}
+
+export const tenantPath = (event: HttpEvent): TenantPath => {
+  const projectId = event.pathParameters?.projectId ?? '';
+  const environment = event.pathParameters?.environment ?? '';
+  if (projectId === '' || environment === '') throw errors.routeNotFound();
+  return { projectId, environment };
+};
+
+export type TenantResolver = (event: HttpEvent) => Promise<Tenant>;
+
+/**
+ * An APP-KEY opens exactly one project and environment. The key is looked up by its hash; a key of
+ * another project or environment is rejected exactly like an unknown key, so nothing leaks about
+ * which projects exist.
+ */
+export const createTenantResolver =
+  (repo: Repository, defaultCountryCode: string): TenantResolver =>
+  async (event) => {
+    const { projectId, environment } = tenantPath(event);
+    const appKey = event.headers['app-key']?.trim();
+    if (!appKey) throw errors.missingAppKey();
+    const [key, project] = await Promise.all([repo.findAppKey(hashAppKey(appKey)), repo.findProject(projectId)]);
+    if (!key || !project || key.projectId !== projectId || key.environment !== environment) throw errors.invalidAppKey();
+    return { projectId, environment, settings: resolveSettings(project.settings, defaultCountryCode) };
+  };
+
+export interface TenantContext extends Context {
+  tenant: Tenant;
+}
+
+const tenantAuth = (resolve: TenantResolver): MiddlewareObj<HttpEvent, HttpResult, Error, TenantContext> => ({
+  before: async function tenantAuthBefore(request) {
+    request.context.tenant = await resolve(request.event);
+  },
+});
+
+const timeoutEarlyResponse = () => {
+  throw new ApiError(503, 'timeout', 'The request took too long; try again.');
+};
+
+/** A JSON POST route of a tenant: headers normalised, errors shaped, APP-KEY checked, then the body parsed. */
+export const tenantRoute = (
+  resolveTenant: TenantResolver,
+  handle: (body: Record<string, unknown>, tenant: Tenant, event: HttpEvent) => Promise<HttpResult>,
+) =>
+  middy<HttpEvent, HttpResult, Error, TenantContext>({ timeoutEarlyResponse })
+    .use(httpHeaderNormalizer())
+    .use(errorResponder())
+    .use(tenantAuth(resolveTenant))
+    .use(jsonBody())
+    .handler((event, context) => handle(parsedBody(event), context.tenant, event));
+
+/** A public GET route (no APP-KEY): headers normalised and errors shaped. */
+export const publicRoute = (handle: (event: HttpEvent) => Promise<HttpResult>) =>
+  middy<HttpEvent, HttpResult>({ timeoutEarlyResponse })
+    .use(httpHeaderNormalizer())
+    .use(errorResponder())
+    .handler((event) => handle(event));
+
+/** The public origin clients used for this request: the configured one, else API Gateway's domain. */
+export const requestOrigin = (event: HttpEvent, publicBaseUrl: string | undefined): string =>
+  publicBaseUrl ?? `https://${event.requestContext.domainName}`;

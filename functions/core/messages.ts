@@ -1,0 +1,19 @@
+import type { OutgoingCode } from './engine';
+
+/** The words around a code. One place, so SMS, email and later WhatsApp say the same thing. */
+export const smsText = ({ code, settings }: OutgoingCode): string =>
+  `${code} is your ${settings.appName} code. It expires in ${minutes(settings.otpTtlSeconds)}. Do not share it.`;
+
+export const emailContent = ({ code, settings }: OutgoingCode) => ({
+  subject: `Your ${settings.appName} sign-in code`,
+  text: [
+    `Your ${settings.appName} code is ${code}.`,
+    '',
+    `It expires in ${minutes(settings.otpTtlSeconds)} and works once. If you did not ask for it, ignore this email.`,
+  ].join('\n'),
+});
+
+const minutes = (seconds: number): string => {
+  const m = Math.max(1, Math.round(seconds / 60));
+  return m === 1 ? '1 minute' : `${m} minutes`;
+};

@@ -1,0 +1,293 @@
+import { ConditionalCheckFailedException, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
+import {
+  DeleteCommand,
+  GetCommand,
+  PutCommand,
+  TransactWriteCommand,
+  UpdateCommand,
+  type DynamoDBDocumentClient,
+} from '@aws-sdk/lib-dynamodb';
+import type { Identity } from './identity';
+
+/**
+ * Every read and write otpgate makes to its one table. Keys (pk / sk):
+ *   APPKEY#<sha256>                 / APPKEY      the project and environment a key belongs to
+ *   PROJECT#<projectId>             / PROJECT     name and settings
+ *   PROJECT#<projectId>             / ENV#<env>   an environment of the project
+ *   T#<project>#<env>#ID#<ch>#<addr> / IDENTITY   address -> user id (uniqueness)
+ *   T#<project>#<env>#USER#<userId> / USER        the user
+ *   T#<project>#<env>#OTP#<ch>#<addr> / OTP       the one pending code for an address
+ * Every tenant-owned key starts with the tenant, so nothing of one project or environment can be
+ * addressed from another.
+ */
+
+/** The table's key and TTL attribute names; the CDK stack and the local stack create the table from these. */
+export const TABLE_KEYS = { partitionKey: 'pk', sortKey: 'sk', ttl: 'ttl' } as const;
+
+export interface TenantRef {
+  readonly projectId: string;
+  readonly environment: string;
+}
+
+export interface AppKeyRecord extends TenantRef {
+  readonly keyId: string;
+}
+
+export interface ProjectRecord {
+  readonly projectId: string;
+  readonly name: string;
+  readonly settings: Record<string, unknown>;
+}
+
+export interface UserRecord {
+  readonly userId: string;
+  readonly mobile?: string;
+  readonly email?: string;
+  readonly createdAt: string;
+}
+
+export interface OtpRecord {
+  readonly challengeId: string;
+  readonly userId: string;
+  readonly codeHash: string;
+  readonly expiresAt: number; // epoch ms; the authority on expiry
+  readonly attempts: number;
+  readonly maxAttempts: number;
+  readonly createdAt: number;
+}
+
+export type AttemptOutcome =
+  | { readonly kind: 'counted'; readonly otp: OtpRecord }
+  | { readonly kind: 'none' }
+  | { readonly kind: 'expired' }
+  | { readonly kind: 'exhausted' };
+
+export interface NewProject {
+  readonly projectId: string;
+  readonly name: string;
+  readonly settings: Record<string, unknown>;
+  readonly environments: readonly { readonly environment: string; readonly keyHash: string; readonly keyId: string }[];
+}
+
+export class ProjectExistsError extends Error {
+  constructor(projectId: string, options?: { cause?: unknown }) {
+    super(`otpgate: project ${projectId} already exists`, options);
+    this.name = 'ProjectExistsError';
+  }
+}
+
+export class IdentityTakenError extends Error {
+  constructor(options?: { cause?: unknown }) {
+    super('otpgate: identity already registered', options);
+    this.name = 'IdentityTakenError';
+  }
+}
+
+const tenantPrefix = (t: TenantRef) => `T#${t.projectId}#${t.environment}`;
+const identityKey = (t: TenantRef, id: Identity) => ({ pk: `${tenantPrefix(t)}#ID#${id.channel}#${id.address}`, sk: 'IDENTITY' });
+const userKey = (t: TenantRef, userId: string) => ({ pk: `${tenantPrefix(t)}#USER#${userId}`, sk: 'USER' });
+const otpKey = (t: TenantRef, id: Identity) => ({ pk: `${tenantPrefix(t)}#OTP#${id.channel}#${id.address}`, sk: 'OTP' });
+
+/** The DynamoDB TTL only sweeps; keep records a day past expiry so a late verify still reads "expired". */
+const SWEEP_GRACE_SECONDS = 86_400;
+const ttlFor = (expiresAt: number) => Math.floor(expiresAt / 1000) + SWEEP_GRACE_SECONDS;
+
+const cancelledBy = (error: unknown, index: number): boolean =>
+  error instanceof TransactionCanceledException && error.CancellationReasons?.[index]?.Code === 'ConditionalCheckFailed';
+
+export const createRepository = (doc: DynamoDBDocumentClient, tableName: string) => {
+  const otpItem = (tenant: TenantRef, identity: Identity, otp: OtpRecord) => ({
+    ...otpKey(tenant, identity),
+    ...otp,
+    ttl: ttlFor(otp.expiresAt),
+  });
+
+  return {
+    async findAppKey(keyHash: string): Promise<AppKeyRecord | undefined> {
+      const { Item } = await doc.send(new GetCommand({ TableName: tableName, Key: { pk: `APPKEY#${keyHash}`, sk: 'APPKEY' } }));
+      return Item ? { projectId: Item.projectId, environment: Item.environment, keyId: Item.keyId } : undefined;
+    },
+
+    async findProject(projectId: string): Promise<ProjectRecord | undefined> {
+      const { Item } = await doc.send(new GetCommand({ TableName: tableName, Key: { pk: `PROJECT#${projectId}`, sk: 'PROJECT' } }));
+      return Item ? { projectId: Item.projectId, name: Item.name, settings: Item.settings ?? {} } : undefined;
+    },
+
+    async environmentExists(tenant: TenantRef): Promise<boolean> {
+      const { Item } = await doc.send(
+        new GetCommand({ TableName: tableName, Key: { pk: `PROJECT#${tenant.projectId}`, sk: `ENV#${tenant.environment}` } }),
+      );
+      return Item !== undefined;
+    },
+
+    /** The project, its environments and one key each, all or nothing. */
+    async createProject(project: NewProject, now: Date): Promise<void> {
+      const createdAt = now.toISOString();
+      try {
+        await doc.send(
+          new TransactWriteCommand({
+            TransactItems: [
+              {
+                Put: {
+                  TableName: tableName,
+                  Item: { pk: `PROJECT#${project.projectId}`, sk: 'PROJECT', projectId: project.projectId, name: project.name, settings: project.settings, createdAt },
+                  ConditionExpression: 'attribute_not_exists(pk)',
+                },
+              },
+              ...project.environments.flatMap((env) => [
+                {
+                  Put: {
+                    TableName: tableName,
+                    Item: { pk: `PROJECT#${project.projectId}`, sk: `ENV#${env.environment}`, environment: env.environment, createdAt },
+                    ConditionExpression: 'attribute_not_exists(pk)',
+                  },
+                },
+                {
+                  Put: {
+                    TableName: tableName,
+                    Item: { pk: `APPKEY#${env.keyHash}`, sk: 'APPKEY', projectId: project.projectId, environment: env.environment, keyId: env.keyId, createdAt },
+                    ConditionExpression: 'attribute_not_exists(pk)',
+                  },
+                },
+              ]),
+            ],
+          }),
+        );
+      } catch (error) {
+        if (cancelledBy(error, 0)) throw new ProjectExistsError(project.projectId, { cause: error });
+        throw error;
+      }
+    },
+
+    /** A further key for an existing environment (the environment is created if missing). */
+    async addAppKey(tenant: TenantRef, keyHash: string, keyId: string, now: Date): Promise<void> {
+      const createdAt = now.toISOString();
+      await doc.send(
+        new TransactWriteCommand({
+          TransactItems: [
+            {
+              ConditionCheck: {
+                TableName: tableName,
+                Key: { pk: `PROJECT#${tenant.projectId}`, sk: 'PROJECT' },
+                ConditionExpression: 'attribute_exists(pk)',
+              },
+            },
+            {
+              Put: {
+                TableName: tableName,
+                Item: { pk: `PROJECT#${tenant.projectId}`, sk: `ENV#${tenant.environment}`, environment: tenant.environment, createdAt },
+              },
+            },
+            {
+              Put: {
+                TableName: tableName,
+                Item: { pk: `APPKEY#${keyHash}`, sk: 'APPKEY', ...tenant, keyId, createdAt },
+                ConditionExpression: 'attribute_not_exists(pk)',
+              },
+            },
+          ],
+        }),
+      );
+    },
+
+    async findUserId(tenant: TenantRef, identity: Identity): Promise<string | undefined> {
+      const { Item } = await doc.send(new GetCommand({ TableName: tableName, Key: identityKey(tenant, identity) }));
+      return Item?.userId as string | undefined;
+    },
+
+    async findUser(tenant: TenantRef, userId: string): Promise<UserRecord | undefined> {
+      const { Item } = await doc.send(new GetCommand({ TableName: tableName, Key: userKey(tenant, userId) }));
+      return Item as UserRecord | undefined;
+    },
+
+    /** Registers the address, creates the user and stores its first code in one transaction. */
+    async createUserWithOtp(tenant: TenantRef, identity: Identity, user: UserRecord, otp: OtpRecord): Promise<void> {
+      try {
+        await doc.send(
+          new TransactWriteCommand({
+            TransactItems: [
+              {
+                Put: {
+                  TableName: tableName,
+                  Item: { ...identityKey(tenant, identity), userId: user.userId, createdAt: user.createdAt },
+                  ConditionExpression: 'attribute_not_exists(pk)',
+                },
+              },
+              { Put: { TableName: tableName, Item: { ...userKey(tenant, user.userId), ...user }, ConditionExpression: 'attribute_not_exists(pk)' } },
+              { Put: { TableName: tableName, Item: otpItem(tenant, identity, otp) } },
+            ],
+          }),
+        );
+      } catch (error) {
+        if (cancelledBy(error, 0)) throw new IdentityTakenError({ cause: error });
+        throw error;
+      }
+    },
+
+    /** Undoes createUserWithOtp when the first code could not be delivered, so signing up again works. */
+    async deleteUserWithOtp(tenant: TenantRef, identity: Identity, userId: string, challengeId: string): Promise<void> {
+      await doc.send(
+        new TransactWriteCommand({
+          TransactItems: [
+            { Delete: { TableName: tableName, Key: identityKey(tenant, identity), ConditionExpression: 'userId = :u', ExpressionAttributeValues: { ':u': userId } } },
+            { Delete: { TableName: tableName, Key: userKey(tenant, userId) } },
+            { Delete: { TableName: tableName, Key: otpKey(tenant, identity), ConditionExpression: 'attribute_not_exists(pk) OR challengeId = :c', ExpressionAttributeValues: { ':c': challengeId } } },
+          ],
+        }),
+      );
+    },
+
+    /** Stores a new code for the address, replacing any code still pending. */
+    async putOtp(tenant: TenantRef, identity: Identity, otp: OtpRecord): Promise<void> {
+      await doc.send(new PutCommand({ TableName: tableName, Item: otpItem(tenant, identity, otp) }));
+    },
+
+    /** Removes a code only if it is still the one we stored (a newer one is left alone). */
+    async deleteOtp(tenant: TenantRef, identity: Identity, challengeId: string): Promise<boolean> {
+      try {
+        await doc.send(
+          new DeleteCommand({
+            TableName: tableName,
+            Key: otpKey(tenant, identity),
+            ConditionExpression: 'challengeId = :c',
+            ExpressionAttributeValues: { ':c': challengeId },
+          }),
+        );
+        return true;
+      } catch (error) {
+        if (error instanceof ConditionalCheckFailedException) return false;
+        throw error;
+      }
+    },
+
+    /**
+     * Counts one verification attempt before the code is compared, atomically: the attempt is
+     * recorded only while the code is live and has tries left. Counting first means concurrent
+     * guesses cannot get more tries than maxAttempts between them.
+     */
+    async countAttempt(tenant: TenantRef, identity: Identity, now: number): Promise<AttemptOutcome> {
+      try {
+        const { Attributes } = await doc.send(
+          new UpdateCommand({
+            TableName: tableName,
+            Key: otpKey(tenant, identity),
+            UpdateExpression: 'ADD attempts :one',
+            ConditionExpression: 'attribute_exists(pk) AND expiresAt > :now AND attempts < maxAttempts',
+            ExpressionAttributeValues: { ':one': 1, ':now': now },
+            ReturnValues: 'ALL_NEW',
+            ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+          }),
+        );
+        return { kind: 'counted', otp: Attributes as OtpRecord };
+      } catch (error) {
+        if (!(error instanceof ConditionalCheckFailedException)) throw error;
+        const old = error.Item as Record<string, { N?: string }> | undefined;
+        if (!old) return { kind: 'none' };
+        if (Number(old.expiresAt?.N) <= now) return { kind: 'expired' };
+        return { kind: 'exhausted' };
+      }
+    },
+  };
+};
+
+export type Repository = ReturnType<typeof createRepository>;

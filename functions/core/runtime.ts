@@ -1,0 +1,54 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { loadConfig, type Config } from './config';
+import { createEngine, type Engine } from './engine';
+import { createTenantResolver, type TenantResolver } from './http';
+import { createRepository, type Repository } from './repository';
+import { cached, fileSecrets, requiredSecret, secretsManagerSecrets, type SecretSource } from './secrets';
+import { signingKeyFromSeed, type SigningKey } from './tokens';
+
+/**
+ * The production wiring, built once per container: config from the environment (a missing
+ * variable fails here, at cold start, with its name), AWS clients, secrets fetched lazily and
+ * cached. Endpoints come from the SDK's own AWS_ENDPOINT_URL_* variables, so the local stack
+ * needs no code path of its own.
+ */
+export interface Runtime {
+  readonly config: Config;
+  readonly repo: Repository;
+  readonly secrets: SecretSource;
+  readonly pepper: () => Promise<Uint8Array>;
+  readonly signingKey: () => Promise<SigningKey>;
+  readonly tenants: TenantResolver;
+  readonly engine: Engine;
+}
+
+export const createRuntime = (config: Config = loadConfig()): Runtime => {
+  const doc = DynamoDBDocumentClient.from(new DynamoDBClient({}), { marshallOptions: { removeUndefinedValues: true } });
+  const repo = createRepository(doc, config.tableName);
+  const secrets =
+    config.secretsDir !== undefined
+      ? fileSecrets(config.secretsDir)
+      : secretsManagerSecrets(new SecretsManagerClient({}), {
+          pepper: config.pepperSecretId,
+          'signing-key': config.signingKeySecretId,
+          twilio: config.twilioSecretId,
+        });
+  const pepper = cached(async () => Buffer.from(await requiredSecret(secrets, 'pepper'), 'utf8'));
+  const signingKey = cached(async () => signingKeyFromSeed(await requiredSecret(secrets, 'signing-key')));
+  return {
+    config,
+    repo,
+    secrets,
+    pepper,
+    signingKey,
+    tenants: createTenantResolver(repo, config.defaultCountryCode),
+    engine: createEngine({ repo, pepper }),
+  };
+};
+
+let shared: Runtime | undefined;
+
+/** One runtime per process: a Lambda container, or the local server serving every route. */
+export const runtime = (): Runtime => (shared ??= createRuntime());

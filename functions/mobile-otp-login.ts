@@ -1,0 +1,12 @@
+import { mobileOtpStart } from '#core/otp-api';
+import { runtime } from '#core/runtime';
+import { twilioSmsSender } from '#core/twilio-sms';
+
+/** POST /auth/{projectId}/{environment}/mobile-otp-login */
+export const makeHandler = mobileOtpStart.bind(undefined, 'login');
+
+const rt = runtime();
+export const handler = makeHandler({
+  ...rt,
+  deliver: twilioSmsSender(rt.secrets, { apiBaseUrl: rt.config.twilioApiBaseUrl }),
+});

@@ -1,0 +1,8 @@
+import { openidConfigurationRoute } from '#core/discovery';
+import { runtime } from '#core/runtime';
+
+/** GET /auth/{projectId}/{environment}/.well-known/openid-configuration */
+export const makeHandler = openidConfigurationRoute;
+
+const rt = runtime();
+export const handler = makeHandler({ ...rt, publicBaseUrl: rt.config.publicBaseUrl });

@@ -1,0 +1,42 @@
+/**
+ * The route table: the one list of otpgate's HTTP routes. The CDK stack builds one function and
+ * one API Gateway route per entry; the local server serves the same entries with the same
+ * handlers. Pure data: importing it must not pull in aws-cdk-lib or any handler code.
+ */
+
+/** What a route's function is allowed to touch; the stack turns each into a narrow IAM grant. */
+export type Capability =
+  | 'table:read' // GetItem/Query on the table
+  | 'table:write' // plus PutItem/UpdateItem/DeleteItem/TransactWriteItems
+  | 'secret:pepper' // read the OTP pepper secret
+  | 'secret:signing-key' // read the token signing key secret
+  | 'send:sms' // read the Twilio secret
+  | 'send:email'; // ses:SendEmail from the configured sender only
+
+export interface Route {
+  /** Stable id: the CDK construct id and the function's name suffix. */
+  readonly id: string;
+  readonly method: 'GET' | 'POST';
+  /** API Gateway path template; `{projectId}` and `{environment}` are path parameters. */
+  readonly path: string;
+  /** The handler module, relative to the repository root; it exports `handler`. */
+  readonly entry: string;
+  readonly needs: readonly Capability[];
+}
+
+const tenantBase = '/auth/{projectId}/{environment}';
+
+const sendsSms: Capability[] = ['table:write', 'secret:pepper', 'send:sms'];
+const sendsEmail: Capability[] = ['table:write', 'secret:pepper', 'send:email'];
+const verifies: Capability[] = ['table:write', 'secret:pepper', 'secret:signing-key'];
+
+export const routes: readonly Route[] = [
+  { id: 'MobileOtpSignup', method: 'POST', path: `${tenantBase}/mobile-otp-signup`, entry: 'functions/mobile-otp-signup.ts', needs: sendsSms },
+  { id: 'MobileOtpLogin', method: 'POST', path: `${tenantBase}/mobile-otp-login`, entry: 'functions/mobile-otp-login.ts', needs: sendsSms },
+  { id: 'MobileOtpVerify', method: 'POST', path: `${tenantBase}/mobile-otp-verify`, entry: 'functions/mobile-otp-verify.ts', needs: verifies },
+  { id: 'EmailOtpSignup', method: 'POST', path: `${tenantBase}/email-otp-signup`, entry: 'functions/email-otp-signup.ts', needs: sendsEmail },
+  { id: 'EmailOtpLogin', method: 'POST', path: `${tenantBase}/email-otp-login`, entry: 'functions/email-otp-login.ts', needs: sendsEmail },
+  { id: 'EmailOtpVerify', method: 'POST', path: `${tenantBase}/email-otp-verify`, entry: 'functions/email-otp-verify.ts', needs: verifies },
+  { id: 'Jwks', method: 'GET', path: `${tenantBase}/.well-known/jwks.json`, entry: 'functions/jwks.ts', needs: ['table:read', 'secret:signing-key'] },
+  { id: 'OpenidConfiguration', method: 'GET', path: `${tenantBase}/.well-known/openid-configuration`, entry: 'functions/openid-configuration.ts', needs: ['table:read'] },
+];

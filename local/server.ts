@@ -1,0 +1,192 @@
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
+import type { Route } from '#lib/routes';
+
+/**
+ * Serves the route table on localhost the way API Gateway's HTTP API (payload format 2.0) would:
+ * each request becomes the event the deployed function receives and goes to the same handler.
+ * Also answers CORS preflights like the stack's HTTP API, and any extra local-only routes.
+ */
+
+export type LambdaHandler = (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyStructuredResultV2>;
+
+export interface LocalApiOptions {
+  readonly routes: readonly Route[];
+  readonly loadHandler: (route: Route) => Promise<LambdaHandler>;
+  /** Local-only routes (the dev inbox); return undefined to fall through. */
+  readonly extra?: (method: string, url: URL) => Promise<{ status: number; body: unknown } | undefined>;
+  readonly port?: number;
+  readonly host?: string;
+}
+
+const MAX_BODY_BYTES = 64 * 1024;
+const cors = {
+  'access-control-allow-origin': '*',
+  'access-control-allow-headers': 'content-type,app-key,authorization',
+  'access-control-allow-methods': 'GET,POST,OPTIONS',
+};
+
+const compile = (route: Route) => {
+  const names: string[] = [];
+  const pattern = route.path
+    .split('/')
+    .map((segment) => {
+      const param = /^\{(\w+)\}$/.exec(segment);
+      if (param?.[1]) {
+        names.push(param[1]);
+        return '([^/]+)';
+      }
+      return segment.replace(/[.*+?^$()|[\]\\]/g, '\\$&');
+    })
+    .join('/');
+  return { route, names, regex: new RegExp(`^${pattern}/?$`) };
+};
+
+const sendJson = (res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) => {
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', ...cors, ...headers });
+  res.end(JSON.stringify(body));
+};
+
+const safeDecode = (segment: string): string => {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment;
+  }
+};
+
+const errorBody = (code: string, message: string) => ({ error: { code, message } });
+
+const readBody = (req: IncomingMessage): Promise<string | undefined> =>
+  new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= MAX_BODY_BYTES) chunks.push(chunk);
+    });
+    req.on('end', () => (size > MAX_BODY_BYTES ? resolve(undefined) : resolve(Buffer.concat(chunks).toString('utf8'))));
+    req.on('error', reject);
+  });
+
+const toEvent = (req: IncomingMessage, url: URL, route: Route, pathParameters: Record<string, string>, body: string): APIGatewayProxyEventV2 => {
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(req.headers)) {
+    if (value !== undefined) headers[name.toLowerCase()] = Array.isArray(value) ? value.join(',') : value;
+  }
+  const now = Date.now();
+  const routeKey = `${route.method} ${route.path}`;
+  return {
+    version: '2.0',
+    routeKey,
+    rawPath: url.pathname,
+    rawQueryString: url.search.replace(/^\?/, ''),
+    headers,
+    ...(url.search ? { queryStringParameters: Object.fromEntries(url.searchParams) } : {}),
+    pathParameters,
+    ...(body === '' ? {} : { body }),
+    isBase64Encoded: false,
+    requestContext: {
+      accountId: 'local',
+      apiId: 'local',
+      domainName: headers.host ?? 'localhost',
+      domainPrefix: 'localhost',
+      http: {
+        method: req.method ?? 'GET',
+        path: url.pathname,
+        protocol: `HTTP/${req.httpVersion}`,
+        sourceIp: req.socket.remoteAddress ?? '127.0.0.1',
+        userAgent: headers['user-agent'] ?? '',
+      },
+      requestId: randomUUID(),
+      routeKey,
+      stage: '$default',
+      time: new Date(now).toUTCString(),
+      timeEpoch: now,
+    },
+  };
+};
+
+const contextFor = (route: Route): Context => {
+  const deadline = Date.now() + 10_000;
+  return {
+    callbackWaitsForEmptyEventLoop: false,
+    functionName: `otpgate-local-${route.id}`,
+    functionVersion: '$LATEST',
+    invokedFunctionArn: `arn:aws:lambda:local:000000000000:function:otpgate-local-${route.id}`,
+    memoryLimitInMB: '256',
+    awsRequestId: randomUUID(),
+    logGroupName: `/aws/lambda/otpgate-local-${route.id}`,
+    logStreamName: 'local',
+    getRemainingTimeInMillis: () => Math.max(deadline - Date.now(), 0),
+    done: () => undefined,
+    fail: () => undefined,
+    succeed: () => undefined,
+  };
+};
+
+export const startLocalApi = async (options: LocalApiOptions): Promise<{ server: Server; port: number; close: () => Promise<void> }> => {
+  const compiled = options.routes.map(compile);
+  const handlers = new Map<string, Promise<LambdaHandler>>();
+  const handlerFor = (route: Route) => {
+    let handler = handlers.get(route.id);
+    if (!handler) {
+      handler = options.loadHandler(route);
+      handlers.set(route.id, handler);
+    }
+    return handler;
+  };
+
+  const server = createServer((req, res) => {
+    void (async () => {
+      const url = new URL(req.url ?? '/', 'http://localhost');
+      const method = req.method ?? 'GET';
+      const extra = await options.extra?.(method, url);
+      if (extra) return sendJson(res, extra.status, extra.body);
+
+      const matches = compiled
+        .map((c) => ({ c, m: c.regex.exec(url.pathname) }))
+        .filter((x): x is { c: (typeof compiled)[number]; m: RegExpExecArray } => x.m !== null);
+      if (matches.length === 0) return sendJson(res, 404, errorBody('not_found', 'No such endpoint.'));
+      if (method === 'OPTIONS') {
+        res.writeHead(204, { ...cors, 'access-control-max-age': '86400' });
+        return res.end();
+      }
+      const match = matches.find((x) => x.c.route.method === method);
+      if (!match) return sendJson(res, 405, errorBody('method_not_allowed', `Use ${matches[0]!.c.route.method} for this endpoint.`));
+
+      const body = await readBody(req);
+      if (body === undefined) return sendJson(res, 413, errorBody('payload_too_large', 'The request body is too large.'));
+      const pathParameters: Record<string, string> = {};
+      match.c.names.forEach((name, i) => {
+        pathParameters[name] = safeDecode(match.m[i + 1] ?? '');
+      });
+
+      const handler = await handlerFor(match.c.route);
+      const result = await handler(toEvent(req, url, match.c.route, pathParameters, body), contextFor(match.c.route));
+      res.writeHead(result.statusCode ?? 200, { ...cors, ...(result.headers as Record<string, string> | undefined) });
+      res.end(result.body ?? '');
+    })().catch((error: unknown) => {
+      console.error(JSON.stringify({ level: 'error', message: 'local server error', errorType: error instanceof Error ? error.name : typeof error }));
+      if (!res.headersSent) sendJson(res, 500, errorBody('internal_error', 'Something went wrong on our side; try again later.'));
+      else res.end();
+    });
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 3000, options.host ?? '127.0.0.1', () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+  return {
+    server,
+    port,
+    close: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+};

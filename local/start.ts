@@ -1,0 +1,117 @@
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { hashAppKey } from '#core/app-keys';
+import { createProject, issueAppKey } from '#core/projects';
+import { ProjectExistsError } from '#core/repository';
+import { runtime } from '#core/runtime';
+import { routes } from '#lib/routes';
+import { readInbox } from './inbox';
+import { startLocalApi, type LambdaHandler } from './server';
+import { JavaMissingError, startLocalServices } from './services';
+
+/**
+ * `npm start`: the whole service on localhost with no AWS account. DynamoDB Local keeps its data
+ * in .otp-local/ (OTPGATE_HOME overrides), so users, keys and secrets survive a restart.
+ */
+
+const repoRoot = resolve(new URL('..', import.meta.url).pathname);
+const home = resolve(process.env.OTPGATE_HOME ?? join(process.cwd(), '.otp-local'));
+const port = Number(process.env.PORT ?? 3000);
+const projectId = 'demo';
+const environment = 'development';
+
+interface LocalProject {
+  baseUrl: string;
+  projectId: string;
+  environment: string;
+  appKey: string;
+}
+
+const main = async () => {
+  const services = await startLocalServices({ dataDir: join(home, 'dynamodb'), secretsDir: join(home, 'secrets') });
+  let stopping = false;
+  let api: Awaited<ReturnType<typeof startLocalApi>> | undefined;
+  const stop = async (code: number) => {
+    if (stopping) return;
+    stopping = true;
+    await api?.close();
+    await services.stop();
+    process.exit(code);
+  };
+  process.on('SIGINT', () => void stop(0));
+  process.on('SIGTERM', () => void stop(0));
+
+  try {
+    Object.assign(process.env, services.env);
+    api = await startLocalApi({
+      routes,
+      port,
+      host: process.env.HOST ?? '127.0.0.1',
+      loadHandler: async (route) =>
+        ((await import(pathToFileURL(join(repoRoot, route.entry)).href)) as { handler: LambdaHandler }).handler,
+      extra: async (method, url) => {
+        if (method !== 'GET' || url.pathname.replace(/\/$/, '') !== '/_dev/messages') return undefined;
+        return { status: 200, body: await readInbox(services, url.searchParams.get('to') ?? undefined) };
+      },
+    });
+    // Handlers load on their first request, after this: their runtime sees the final environment.
+    process.env.PUBLIC_BASE_URL ??= `http://localhost:${api.port}`;
+    const baseUrl = `${process.env.PUBLIC_BASE_URL}/auth/${projectId}/${environment}`;
+
+    const project = await ensureDemoProject(baseUrl);
+    writeFileSync(join(home, 'project.json'), `${JSON.stringify(project, null, 2)}\n`, { mode: 0o600 });
+    printBanner(project);
+  } catch (error) {
+    console.error(error instanceof Error ? error.message : error);
+    await stop(1);
+  }
+};
+
+/** Reuses the demo project's key across restarts; issues a new one if the saved one is gone. */
+const ensureDemoProject = async (baseUrl: string): Promise<LocalProject> => {
+  const { repo } = runtime();
+  const file = join(home, 'project.json');
+  if (existsSync(file)) {
+    const saved = JSON.parse(readFileSync(file, 'utf8')) as Partial<LocalProject>;
+    const key = saved.appKey ? await repo.findAppKey(hashAppKey(saved.appKey)) : undefined;
+    if (saved.appKey && key?.projectId === projectId && key.environment === environment) {
+      return { baseUrl, projectId, environment, appKey: saved.appKey };
+    }
+  }
+  try {
+    const created = await createProject(repo, { projectId, name: 'Demo', environments: [environment], settings: { appName: 'otpgate demo' } });
+    return { baseUrl, projectId, environment, appKey: created.keys[0]!.appKey };
+  } catch (error) {
+    if (!(error instanceof ProjectExistsError)) throw error;
+    const appKey = await issueAppKey(repo, { projectId, environment });
+    return { baseUrl, projectId, environment, appKey };
+  }
+};
+
+const printBanner = (project: LocalProject) => {
+  const origin = new URL(project.baseUrl).origin;
+  console.log(`
+otpgate is running locally (data in ${home})
+
+  Base URL     ${project.baseUrl}
+  Project      ${project.projectId}
+  Environment  ${project.environment}
+  APP-KEY      ${project.appKey}
+  Dev inbox    ${origin}/_dev/messages
+  Saved to     ${join(home, 'project.json')}
+
+Try it:
+  curl -s -X POST ${project.baseUrl}/mobile-otp-signup \\
+    -H 'APP-KEY: ${project.appKey}' -H 'content-type: application/json' \\
+    -d '{"country_code":"+91","mobile":"9876543211"}'
+  curl -s '${origin}/_dev/messages?to=%2B919876543211'
+
+Press Ctrl-C to stop.
+`);
+};
+
+main().catch((error: unknown) => {
+  console.error(error instanceof JavaMissingError ? error.message : error);
+  process.exit(1);
+});

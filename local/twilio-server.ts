@@ -1,0 +1,131 @@
+import { randomBytes } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+/**
+ * A local stand-in for the part of Twilio's REST API otpgate uses: Create a Message
+ * (POST /2010-04-01/Accounts/{AccountSid}/Messages.json), reached by the real twilio SDK. It checks
+ * Basic auth like Twilio, answers with Twilio's Message resource and error bodies, and fails the
+ * same magic "To" numbers as Twilio's test credentials, so delivery failures can be exercised.
+ * Messages are kept in memory and listed at GET /_local/messages.
+ */
+
+export interface LocalMessage {
+  readonly sid: string;
+  readonly channel: 'sms' | 'whatsapp';
+  readonly to: string;
+  readonly from: string;
+  readonly body: string;
+  readonly sentAt: string;
+}
+
+export interface TwilioCredentials {
+  readonly accountSid: string;
+  readonly authToken: string;
+}
+
+/** Twilio's documented test numbers and the errors it returns for them. */
+export const FAILING_NUMBERS: Readonly<Record<string, { code: number; message: string }>> = {
+  '+15005550001': { code: 21211, message: "The 'To' number +15005550001 is not a valid phone number." },
+  '+15005550002': { code: 21612, message: "The 'To' phone number is not currently reachable via SMS." },
+  '+15005550003': { code: 21408, message: 'Permission to send an SMS has not been enabled for the region indicated by the To number.' },
+  '+15005550004': { code: 21610, message: "Attempt to send to unsubscribed recipient" },
+  '+15005550009': { code: 21614, message: "'To' number is not a valid mobile number" },
+};
+
+const readBody = (req: IncomingMessage): Promise<string> =>
+  new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > 64 * 1024) req.destroy(new Error('body too large'));
+      else chunks.push(chunk);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+
+const send = (res: ServerResponse, status: number, body: unknown) => {
+  res.writeHead(status, { 'content-type': 'application/json' });
+  res.end(JSON.stringify(body));
+};
+
+const twilioError = (res: ServerResponse, status: number, code: number, message: string) =>
+  send(res, status, { code, message, more_info: `https://www.twilio.com/docs/errors/${code}`, status });
+
+export const startTwilioServer = async (
+  credentials: TwilioCredentials,
+  options: { port?: number; host?: string } = {},
+): Promise<{ url: string; server: Server; messages: LocalMessage[]; close: () => Promise<void> }> => {
+  const messages: LocalMessage[] = [];
+  const messagesPath = /^\/2010-04-01\/Accounts\/([^/]+)\/Messages\.json$/;
+
+  const server = createServer((req, res) => {
+    void (async () => {
+      const url = new URL(req.url ?? '/', 'http://local');
+      if (req.method === 'GET' && url.pathname === '/_local/messages') return send(res, 200, messages);
+
+      const match = messagesPath.exec(url.pathname);
+      if (!match || req.method !== 'POST') return twilioError(res, 404, 20404, 'The requested resource was not found');
+
+      const auth = req.headers.authorization ?? '';
+      const [user, pass] = Buffer.from(auth.replace(/^Basic /, ''), 'base64').toString('utf8').split(':');
+      if (user !== credentials.accountSid || pass !== credentials.authToken || match[1] !== credentials.accountSid) {
+        return twilioError(res, 401, 20003, 'Authenticate');
+      }
+
+      const form = new URLSearchParams(await readBody(req));
+      const to = form.get('To') ?? '';
+      const from = form.get('From') ?? form.get('MessagingServiceSid') ?? '';
+      const body = form.get('Body') ?? '';
+      if (!to) return twilioError(res, 400, 21604, "A 'To' phone number is required.");
+      if (!from) return twilioError(res, 400, 21603, "A 'From' phone number is required.");
+      if (!body) return twilioError(res, 400, 21602, 'Message body is required.');
+      const channel = to.startsWith('whatsapp:') ? 'whatsapp' : 'sms';
+      const number = to.replace(/^whatsapp:/, '');
+      if (!/^\+[1-9][0-9]{6,14}$/.test(number)) return twilioError(res, 400, 21211, `The 'To' number ${to} is not a valid phone number.`);
+      const failure = FAILING_NUMBERS[number];
+      if (failure) return twilioError(res, 400, failure.code, failure.message);
+
+      const now = new Date();
+      const message: LocalMessage = { sid: `SM${randomBytes(16).toString('hex')}`, channel, to, from, body, sentAt: now.toISOString() };
+      messages.push(message);
+      return send(res, 201, {
+        account_sid: credentials.accountSid,
+        api_version: '2010-04-01',
+        body,
+        date_created: now.toUTCString(),
+        date_sent: null,
+        date_updated: now.toUTCString(),
+        direction: 'outbound-api',
+        error_code: null,
+        error_message: null,
+        from: form.get('From'),
+        messaging_service_sid: form.get('MessagingServiceSid'),
+        num_media: '0',
+        num_segments: '1',
+        price: null,
+        price_unit: 'USD',
+        sid: message.sid,
+        status: 'queued',
+        subresource_uris: { media: `/2010-04-01/Accounts/${credentials.accountSid}/Messages/${message.sid}/Media.json` },
+        to,
+        uri: `/2010-04-01/Accounts/${credentials.accountSid}/Messages/${message.sid}.json`,
+      });
+    })().catch(() => twilioError(res, 500, 20500, 'Internal Server Error'));
+  });
+
+  await new Promise<void>((resolve) => server.listen(options.port ?? 0, options.host ?? '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    server,
+    messages,
+    close: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+};

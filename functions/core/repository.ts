@@ -21,9 +21,6 @@ import type { Identity } from './identity';
  * addressed from another.
  */
 
-/** The table's key and TTL attribute names; the CDK stack and the local stack create the table from these. */
-export const TABLE_KEYS = { partitionKey: 'pk', sortKey: 'sk', ttl: 'ttl' } as const;
-
 export interface TenantRef {
   readonly projectId: string;
   readonly environment: string;

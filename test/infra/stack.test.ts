@@ -1,0 +1,277 @@
+import { App, type CfnElement } from 'aws-cdk-lib';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
+import type { Function as LambdaFunction } from 'aws-cdk-lib/aws-lambda';
+import { OtpGateStack, type OtpGateStackProps } from '#lib/otpgate-stack';
+import { routes, type Capability, type Route } from '#lib/routes';
+
+const senderEmail = 'codes@mail.example.org';
+const twilioSecretName = 'otpgate/twilio';
+
+interface Synth {
+  stack: OtpGateStack;
+  template: Template;
+}
+
+function synth(props: Partial<OtpGateStackProps> = {}): Synth {
+  // Skipping bundling keeps the test fast; the function construct's settings are still in the template.
+  const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+  const stack = new OtpGateStack(app, 'Test', { senderEmail, defaultCountryCode: '+91', ...props });
+  return { stack, template: Template.fromStack(stack) };
+}
+
+const withoutTwilio = synth();
+const withTwilio = synth({ twilioSecretName, publicBaseUrl: 'https://auth.example.org' });
+
+interface Statement {
+  Effect: string;
+  Action: string | string[];
+  Resource: unknown;
+  Condition?: Record<string, Record<string, unknown>>;
+}
+
+function logicalId({ stack }: Synth, construct: { node: { defaultChild?: unknown } }): string {
+  return stack.getLogicalId(construct.node.defaultChild as CfnElement);
+}
+
+function functionFor(synthed: Synth, route: Route): LambdaFunction {
+  return synthed.stack.node.findChild(route.id) as LambdaFunction;
+}
+
+function lambdaResource(synthed: Synth, route: Route) {
+  const id = logicalId(synthed, functionFor(synthed, route));
+  const resource = synthed.template.findResources('AWS::Lambda::Function')[id];
+  if (!resource) throw new Error(`no AWS::Lambda::Function ${id} for route ${route.id}`);
+  return resource;
+}
+
+function environmentOf(synthed: Synth, route: Route): Record<string, unknown> {
+  return lambdaResource(synthed, route).Properties.Environment.Variables;
+}
+
+/** Every inline policy statement attached to the execution role of the function serving `route`. */
+function statementsFor(synthed: Synth, route: Route): Statement[] {
+  const role = functionFor(synthed, route).role;
+  if (!role) throw new Error(`route ${route.id} has no role`);
+  const roleRef = { Ref: logicalId(synthed, role) };
+  return Object.values(synthed.template.findResources('AWS::IAM::Policy'))
+    .filter((policy) => policy.Properties.Roles.some((r: unknown) => JSON.stringify(r) === JSON.stringify(roleRef)))
+    .flatMap((policy) => policy.Properties.PolicyDocument.Statement as Statement[]);
+}
+
+function actionsFor(synthed: Synth, route: Route): string[] {
+  return statementsFor(synthed, route).flatMap((s) => [s.Action].flat());
+}
+
+/** Whether any statement of the route's role names the resource with this logical id or this literal. */
+function touches(synthed: Synth, route: Route, needle: string): boolean {
+  return JSON.stringify(statementsFor(synthed, route).map((s) => s.Resource)).includes(needle);
+}
+
+function secretId(synthed: Synth, constructId: string): string {
+  return logicalId(synthed, synthed.stack.node.findChild(constructId));
+}
+
+const routeNamed = (id: string): Route => {
+  const route = routes.find((r) => r.id === id);
+  if (!route) throw new Error(`no route ${id} in lib/routes.ts`);
+  return route;
+};
+const needs = (route: Route, capability: Capability) => route.needs.includes(capability);
+
+describe('functions and routes come from the route table', () => {
+  const { template } = withoutTwilio;
+
+  test('one Lambda function per route, and no helper functions (log retention, custom resources)', () => {
+    template.resourceCountIs('AWS::Lambda::Function', routes.length);
+  });
+
+  test.each(routes)('$method $path is routed to the $id function', (route) => {
+    const routeResources = template.findResources('AWS::ApiGatewayV2::Route', {
+      Properties: { RouteKey: `${route.method} ${route.path}` },
+    });
+    expect(Object.keys(routeResources)).toHaveLength(1);
+
+    const target = JSON.stringify(Object.values(routeResources)[0]?.Properties.Target);
+    const [integrationId, integration] = Object.entries(template.findResources('AWS::ApiGatewayV2::Integration'))
+      .find(([id]) => target.includes(`"${id}"`)) ?? [];
+    expect(integrationId).toBeDefined();
+    expect(integration?.Properties.IntegrationUri).toEqual({
+      'Fn::GetAtt': [logicalId(withoutTwilio, functionFor(withoutTwilio, route)), 'Arn'],
+    });
+  });
+
+  test('no routes beyond the table', () => {
+    template.resourceCountIs('AWS::ApiGatewayV2::Route', routes.length);
+  });
+
+  test('every function runs Node.js 22 on arm64 with the fixed defaults', () => {
+    template.allResourcesProperties('AWS::Lambda::Function', {
+      Runtime: 'nodejs22.x',
+      Architectures: ['arm64'],
+      MemorySize: 256,
+      Timeout: 10,
+      Environment: { Variables: Match.objectLike({ NODE_OPTIONS: '--enable-source-maps' }) },
+    });
+  });
+
+  test.each(routes)('$id gets the shared configuration in its environment', (route) => {
+    expect(environmentOf(withoutTwilio, route)).toMatchObject({
+      TABLE_NAME: { Ref: expect.any(String) },
+      DEFAULT_COUNTRY_CODE: '+91',
+      SENDER_EMAIL: senderEmail,
+    });
+    expect(environmentOf(withoutTwilio, route)).not.toHaveProperty('PUBLIC_BASE_URL');
+    expect(environmentOf(withTwilio, route)).toMatchObject({ PUBLIC_BASE_URL: 'https://auth.example.org' });
+  });
+
+  test('every function logs to its own log group with a retention', () => {
+    template.resourceCountIs('AWS::Logs::LogGroup', routes.length);
+    template.allResourcesProperties('AWS::Logs::LogGroup', { RetentionInDays: 30 });
+    const logGroupIds = Object.keys(template.findResources('AWS::Logs::LogGroup'));
+    const used = routes.map((route) => lambdaResource(withoutTwilio, route).Properties.LoggingConfig.LogGroup.Ref);
+    expect(new Set(used)).toEqual(new Set(logGroupIds));
+  });
+});
+
+describe('table', () => {
+  test('pk/sk keys, TTL on `ttl`, point-in-time recovery, on-demand', () => {
+    withoutTwilio.template.hasResourceProperties('AWS::DynamoDB::GlobalTable', {
+      KeySchema: [
+        { AttributeName: 'pk', KeyType: 'HASH' },
+        { AttributeName: 'sk', KeyType: 'RANGE' },
+      ],
+      TimeToLiveSpecification: { AttributeName: 'ttl', Enabled: true },
+      BillingMode: 'PAY_PER_REQUEST',
+      Replicas: [Match.objectLike({
+        PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+        DeletionProtectionEnabled: true,
+      })],
+    });
+  });
+
+  test('survives stack deletion', () => {
+    withoutTwilio.template.hasResource('AWS::DynamoDB::GlobalTable', { DeletionPolicy: 'Retain', UpdateReplacePolicy: 'Retain' });
+  });
+});
+
+describe('secrets', () => {
+  test('pepper and signing key are generated by Secrets Manager, never written into the template', () => {
+    const { template } = withoutTwilio;
+    template.resourceCountIs('AWS::SecretsManager::Secret', 2);
+    template.allResourcesProperties('AWS::SecretsManager::Secret', {
+      GenerateSecretString: { PasswordLength: 64, ExcludePunctuation: true },
+      SecretString: Match.absent(),
+    });
+    template.allResources('AWS::SecretsManager::Secret', { DeletionPolicy: 'Retain' });
+  });
+
+  test('without a Twilio secret the stack warns that SMS will fail', () => {
+    Annotations.fromStack(withoutTwilio.stack).hasWarning('*', Match.stringLikeRegexp('otpgate:twilioSecretName'));
+    Annotations.fromStack(withTwilio.stack).hasNoWarning('*', Match.stringLikeRegexp('otpgate:twilioSecretName'));
+  });
+});
+
+describe('least privilege: each function gets exactly what its route needs', () => {
+  const pepperOf = (s: Synth) => secretId(s, 'OtpPepper');
+  const signingKeyOf = (s: Synth) => secretId(s, 'SigningKeySeed');
+
+  test('Jwks reads keys but cannot write, send email or read the pepper', () => {
+    const jwks = routeNamed('Jwks');
+    const actions = actionsFor(withTwilio, jwks);
+    expect(actions).toContain('dynamodb:GetItem');
+    expect(actions).toContain('secretsmanager:GetSecretValue');
+    expect(actions).not.toContain('dynamodb:PutItem');
+    expect(actions).not.toContain('ses:SendEmail');
+    expect(touches(withTwilio, jwks, pepperOf(withTwilio))).toBe(false);
+    expect(touches(withTwilio, jwks, twilioSecretName)).toBe(false);
+    expect(environmentOf(withTwilio, jwks)).not.toHaveProperty('PEPPER_SECRET_ID');
+  });
+
+  test.each(routes)('$id: table access matches its needs', (route) => {
+    const actions = actionsFor(withTwilio, route);
+    const reads = needs(route, 'table:read') || needs(route, 'table:write');
+    expect(actions.includes('dynamodb:GetItem')).toBe(reads);
+    expect(actions.includes('dynamodb:PutItem')).toBe(needs(route, 'table:write'));
+    expect(actions.includes('dynamodb:UpdateItem')).toBe(needs(route, 'table:write'));
+  });
+
+  test.each(routes)('$id: pepper and signing key access match its needs', (route) => {
+    const env = environmentOf(withTwilio, route);
+    expect(touches(withTwilio, route, pepperOf(withTwilio))).toBe(needs(route, 'secret:pepper'));
+    expect('PEPPER_SECRET_ID' in env).toBe(needs(route, 'secret:pepper'));
+    expect(touches(withTwilio, route, signingKeyOf(withTwilio))).toBe(needs(route, 'secret:signing-key'));
+    expect('SIGNING_KEY_SECRET_ID' in env).toBe(needs(route, 'secret:signing-key'));
+  });
+
+  test.each(routes)('$id: ses:SendEmail only if it sends email, and only from the sender', (route) => {
+    const ses = statementsFor(withTwilio, route).filter((s) => [s.Action].flat().some((a) => a.startsWith('ses:')));
+    if (!needs(route, 'send:email')) {
+      expect(ses).toEqual([]);
+      return;
+    }
+    expect(ses).toHaveLength(1);
+    expect(ses[0]?.Action).toBe('ses:SendEmail');
+    expect(ses[0]?.Condition).toEqual({ StringEquals: { 'ses:FromAddress': senderEmail } });
+    const resources = JSON.stringify(ses[0]?.Resource);
+    expect(resources).toContain(`:identity/${senderEmail}`);
+    expect(resources).toContain(':identity/mail.example.org');
+    expect([ses[0]?.Resource].flat()).toHaveLength(2);
+  });
+
+  test.each(routes)('$id: Twilio secret only if it sends SMS (secret configured)', (route) => {
+    expect(touches(withTwilio, route, twilioSecretName)).toBe(needs(route, 'send:sms'));
+    expect(environmentOf(withTwilio, route).TWILIO_SECRET_ID).toBe(needs(route, 'send:sms') ? twilioSecretName : undefined);
+  });
+
+  test.each(routes)('$id: no Twilio access at all while the secret is not configured', (route) => {
+    expect(environmentOf(withoutTwilio, route)).not.toHaveProperty('TWILIO_SECRET_ID');
+    expect(actionsFor(withoutTwilio, route).filter((a) => a.startsWith('secretsmanager:')).length > 0)
+      .toBe(needs(route, 'secret:pepper') || needs(route, 'secret:signing-key'));
+  });
+
+  test('no statement grants on every resource', () => {
+    for (const route of routes) {
+      for (const statement of statementsFor(withTwilio, route)) {
+        expect([statement.Resource].flat()).not.toContain('*');
+      }
+    }
+  });
+});
+
+describe('HTTP API', () => {
+  test('CORS preflight allows the app-key header', () => {
+    withoutTwilio.template.hasResourceProperties('AWS::ApiGatewayV2::Api', {
+      ProtocolType: 'HTTP',
+      CorsConfiguration: {
+        AllowOrigins: ['*'],
+        AllowHeaders: Match.arrayWith(['content-type', 'app-key', 'authorization']),
+        AllowMethods: Match.arrayWith(['GET', 'POST', 'OPTIONS']),
+        MaxAge: 86400,
+      },
+    });
+  });
+
+  test('CORS origins can be narrowed', () => {
+    synth({ corsAllowOrigins: ['https://app.example.org'] }).template.hasResourceProperties('AWS::ApiGatewayV2::Api', {
+      CorsConfiguration: Match.objectLike({ AllowOrigins: ['https://app.example.org'] }),
+    });
+  });
+
+  test('the default stage is throttled, 50/100 unless configured', () => {
+    withoutTwilio.template.resourceCountIs('AWS::ApiGatewayV2::Stage', 1);
+    withoutTwilio.template.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
+      StageName: '$default',
+      AutoDeploy: true,
+      DefaultRouteSettings: { ThrottlingRateLimit: 50, ThrottlingBurstLimit: 100 },
+    });
+    synth({ throttle: { rateLimit: 5, burstLimit: 10 } }).template.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
+      DefaultRouteSettings: { ThrottlingRateLimit: 5, ThrottlingBurstLimit: 10 },
+    });
+  });
+
+  test('outputs what a deployer needs', () => {
+    for (const name of ['ApiUrl', 'TableName', 'PepperSecretArn', 'SigningKeySecretArn']) {
+      withoutTwilio.template.hasOutput(name, {});
+    }
+  });
+});

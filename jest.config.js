@@ -9,4 +9,8 @@ export default {
     }],
   },
   testMatch: ['<rootDir>/test/**/*.test.ts'],
+  // One DynamoDB Local, SES and Twilio endpoint for the whole run; every test makes its own project.
+  globalSetup: '<rootDir>/test/support/global-setup.ts',
+  globalTeardown: '<rootDir>/test/support/global-teardown.ts',
+  testTimeout: 30_000,
 };

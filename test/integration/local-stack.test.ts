@@ -1,0 +1,110 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createRemoteJWKSet, jwtVerify } from 'jose';
+import { freePort } from '../../local/services';
+import { jest } from '@jest/globals';
+import { uniqueEmail, uniqueIndianMobile } from '../support/harness';
+
+/**
+ * `npm start` as a developer runs it: a child process serving the route table on localhost with
+ * its own DynamoDB Local, the demo project in .otp-local/project.json, the dev inbox, and data
+ * that survives a restart. Stopping it must leave no DynamoDB Local (Java) process behind.
+ */
+
+jest.setTimeout(120_000);
+
+const home = mkdtempSync(join(tmpdir(), 'otpgate-home-'));
+let child: ChildProcess | undefined;
+let output = '';
+
+const start = async (port: number) => {
+  output = '';
+  const { PATH, HOME } = process.env;
+  child = spawn('npm', ['start', '--silent'], {
+    env: { PATH, HOME, PORT: String(port), OTPGATE_HOME: home, LOG_LEVEL: 'warn' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true, // its own process group, so "Ctrl-C" can go to the whole group as a terminal sends it
+  });
+  child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const deadline = Date.now() + 60_000;
+  while (!output.includes('Press Ctrl-C to stop')) {
+    if (child.exitCode !== null) throw new Error(`npm start exited early:\n${output}`);
+    if (Date.now() > deadline) throw new Error(`npm start did not come up:\n${output}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return JSON.parse(readFileSync(join(home, 'project.json'), 'utf8')) as { baseUrl: string; projectId: string; environment: string; appKey: string };
+};
+
+/** What Ctrl-C in a terminal does: SIGINT to every process of the foreground group. */
+const stop = async (signal: NodeJS.Signals = 'SIGINT') => {
+  if (!child || child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return 'not running';
+  const exited = new Promise<string>((resolve) => child!.once('exit', (code, sig) => resolve(code === 0 || sig === 'SIGINT' ? 'stopped' : `failed: ${code ?? sig}`)));
+  process.kill(-child.pid, signal);
+  return exited;
+};
+
+const javaForThisHome = () => spawnSync('pgrep', ['-f', `DynamoDBLocal.*${home}`], { encoding: 'utf8' }).stdout.trim();
+
+afterAll(async () => {
+  await stop('SIGKILL'); // only reached with a process still running, i.e. when the test failed
+  spawnSync('pkill', ['-f', `DynamoDBLocal.*${home}`]);
+});
+
+const post = (url: string, appKey: string, body: unknown) =>
+  fetch(url, { method: 'POST', headers: { 'APP-KEY': appKey, 'content-type': 'application/json' }, body: JSON.stringify(body) }).then(
+    async (r) => ({ status: r.status, body: (await r.json()) as Record<string, any> }),
+  );
+
+test('npm start serves the documented flow, the dev inbox and the JWKS; data survives a restart', async () => {
+  const port = await freePort();
+  const project = await start(port);
+  expect(project).toEqual({ baseUrl: `http://localhost:${port}/auth/demo/development`, projectId: 'demo', environment: 'development', appKey: expect.stringMatching(/^og_/) });
+  expect(output).toContain(project.appKey);
+  expect(output).toContain('curl');
+
+  const mobile = uniqueIndianMobile();
+  const created = await post(`${project.baseUrl}/mobile-otp-signup`, project.appKey, { country_code: '+91', mobile });
+  expect(created.status).toBe(201);
+
+  const messages = (await (await fetch(`http://localhost:${port}/_dev/messages?to=%2B91${mobile}`)).json()) as { channel: string; to: string; code: string; body: string }[];
+  expect(messages).toHaveLength(1);
+  expect(messages[0]).toMatchObject({ channel: 'sms', to: `+91${mobile}`, code: expect.stringMatching(/^\d{6}$/) });
+
+  const verified = await post(`${project.baseUrl}/mobile-otp-verify`, project.appKey, { mobile, otp_code: messages[0]!.code });
+  expect(verified.status).toBe(200);
+  const { payload } = await jwtVerify(verified.body.access_token, createRemoteJWKSet(new URL(`${project.baseUrl}/.well-known/jwks.json`)), {
+    issuer: project.baseUrl,
+    audience: 'demo',
+  });
+  expect(payload.sub).toBe(created.body.user_id);
+  const discovery = (await (await fetch(`${project.baseUrl}/.well-known/openid-configuration`)).json()) as Record<string, string>;
+  expect(discovery.issuer).toBe(project.baseUrl);
+
+  const email = uniqueEmail();
+  expect((await post(`${project.baseUrl}/email-otp-signup`, project.appKey, { email })).status).toBe(201);
+  const all = (await (await fetch(`http://localhost:${port}/_dev/messages`)).json()) as { channel: string; to: string }[];
+  expect(all[0]).toMatchObject({ channel: 'email', to: email }); // newest first
+
+  const unknown = await fetch(`http://localhost:${port}/auth/demo/development/nope`, { method: 'POST' });
+  expect(unknown.status).toBe(404);
+  expect(((await unknown.json()) as { error: { code: string } }).error.code).toBe('not_found');
+
+  // Ctrl-C stops everything, DynamoDB Local included.
+  expect(javaForThisHome()).not.toBe('');
+  expect(await stop()).toBe('stopped');
+  expect(output).not.toMatch(/error/i);
+  expect(javaForThisHome()).toBe('');
+  expect(existsSync(join(home, 'dynamodb'))).toBe(true);
+
+  // A restart keeps the key, the user and the signing key.
+  const again = await start(port);
+  expect(again.appKey).toBe(project.appKey);
+  const login = await post(`${again.baseUrl}/mobile-otp-login`, again.appKey, { mobile });
+  expect(login.status).toBe(200);
+  expect(login.body.user_id).toBe(created.body.user_id);
+  await jwtVerify(verified.body.access_token, createRemoteJWKSet(new URL(`${again.baseUrl}/.well-known/jwks.json`)), { issuer: again.baseUrl, audience: 'demo' });
+  expect(await stop()).toBe('stopped');
+});

@@ -1,0 +1,130 @@
+import { createLocalJWKSet, jwtVerify } from 'jose';
+import { createEngine } from '#core/engine';
+import { runtime } from '#core/runtime';
+import { handler as signup } from '../../functions/mobile-otp-signup';
+import { handler as login } from '../../functions/mobile-otp-login';
+import { handler as verify, makeHandler as makeVerify } from '../../functions/mobile-otp-verify';
+import { handler as jwks } from '../../functions/jwks';
+import { call, event, latestCode, newTenant, uniqueIndianMobile, type TestTenant } from '../support/harness';
+
+/** The documented mobile flow through the real handlers, DynamoDB Local and the local Twilio endpoint. */
+
+let tenant: TestTenant;
+beforeAll(async () => {
+  tenant = await newTenant();
+});
+
+const post = (handler: typeof signup, body: unknown, appKey = tenant.appKey) => call(handler, event(tenant, { body, appKey }));
+
+test('signup as documented returns 201 with user_id and mobile, and texts a 6-digit code', async () => {
+  const mobile = uniqueIndianMobile();
+  const res = await post(signup, { country_code: '+91', mobile });
+  expect(res.status).toBe(201);
+  expect(res.body).toEqual({ user_id: expect.any(String), mobile, country_code: '+91' });
+  expect(await latestCode(`+91${mobile}`)).toMatch(/^\d{6}$/);
+});
+
+test('signup, verify with the integer code, and the token verifies against the JWKS', async () => {
+  const mobile = uniqueIndianMobile();
+  const { body: created } = await post(signup, { country_code: '+91', mobile });
+  const code = await latestCode(`+91${mobile}`);
+
+  const res = await post(verify, { mobile, otp_code: Number(code) });
+  expect(res.status).toBe(200);
+  expect(res.body).toMatchObject({ user_id: created.user_id, mobile, token_type: 'bearer', expires_in: 3600 });
+
+  const keys = (await call(jwks, event(tenant, { method: 'GET' }))).body;
+  const { payload, protectedHeader } = await jwtVerify(res.body.access_token, createLocalJWKSet(keys as never), {
+    issuer: `https://otpgate.test/auth/${tenant.projectId}/development`,
+    audience: tenant.projectId,
+  });
+  expect(protectedHeader).toMatchObject({ alg: 'ES256', kid: keys.keys[0].kid });
+  expect(payload).toMatchObject({ sub: created.user_id, phone_number: `+91${mobile}` });
+  expect(payload.exp! - payload.iat!).toBe(3600);
+  expect(payload.jti).toEqual(expect.any(String));
+});
+
+test('a code works once', async () => {
+  const mobile = uniqueIndianMobile();
+  await post(signup, { country_code: '+91', mobile });
+  const code = await latestCode(`+91${mobile}`);
+  expect((await post(verify, { mobile, otp_code: code })).status).toBe(200);
+  const again = await post(verify, { mobile, otp_code: code });
+  expect(again.status).toBe(400);
+  expect(again.body.error.code).toBe('no_pending_otp');
+});
+
+test('signing up twice is 409; login sends a new code that replaces the old one', async () => {
+  const mobile = uniqueIndianMobile();
+  const first = await post(signup, { country_code: '+91', mobile });
+  const oldCode = await latestCode(`+91${mobile}`);
+
+  const twice = await post(signup, { country_code: '+91', mobile });
+  expect(twice.status).toBe(409);
+  expect(twice.body.error.code).toBe('user_exists');
+
+  const res = await post(login, { mobile });
+  expect(res.status).toBe(200);
+  expect(res.body).toEqual({ user_id: first.body.user_id, mobile, country_code: '+91' });
+  const newCode = await latestCode(`+91${mobile}`);
+  if (newCode !== oldCode) {
+    const stale = await post(verify, { mobile, otp_code: oldCode });
+    expect(stale.body.error.code).toBe('invalid_otp');
+  }
+  expect((await post(verify, { mobile, otp_code: newCode })).status).toBe(200);
+});
+
+test('login of an unknown number is 404 and sends nothing', async () => {
+  const mobile = uniqueIndianMobile();
+  const res = await post(login, { mobile });
+  expect(res.status).toBe(404);
+  expect(res.body.error.code).toBe('user_not_found');
+  await expect(latestCode(`+91${mobile}`)).rejects.toThrow('no code');
+});
+
+test('login accepts the full E.164 number, and 00-prefixed and spaced forms of it', async () => {
+  const mobile = uniqueIndianMobile();
+  await post(signup, { country_code: '91', mobile });
+  for (const form of [`+91${mobile}`, `0091${mobile}`, `+91 ${mobile.slice(0, 5)} ${mobile.slice(5)}`]) {
+    const res = await post(login, { mobile: form });
+    expect(res.status).toBe(200);
+  }
+});
+
+test('a wrong code reports attempts left; after five wrong codes even the right one is refused', async () => {
+  const mobile = uniqueIndianMobile();
+  await post(signup, { country_code: '+91', mobile });
+  const code = await latestCode(`+91${mobile}`);
+  const wrong = code === '000000' ? '111111' : '000000';
+
+  const remaining: number[] = [];
+  for (let i = 0; i < 5; i += 1) {
+    const res = await post(verify, { mobile, otp_code: wrong });
+    expect(res.status).toBe(401);
+    expect(res.body.error.code).toBe('invalid_otp');
+    remaining.push(res.body.error.attempts_remaining);
+  }
+  expect(remaining).toEqual([4, 3, 2, 1, 0]);
+
+  const right = await post(verify, { mobile, otp_code: code });
+  expect(right.status).toBe(429);
+  expect(right.body.error.code).toBe('too_many_attempts');
+});
+
+test('an expired code is 410 (expiry is checked in code, not left to the TTL sweep)', async () => {
+  const mobile = uniqueIndianMobile();
+  await post(signup, { country_code: '+91', mobile });
+  const code = await latestCode(`+91${mobile}`);
+  const rt = runtime();
+  const sixMinutesLater = () => Date.now() + 6 * 60 * 1000;
+  const lateVerify = makeVerify({ ...rt, publicBaseUrl: undefined, engine: createEngine({ repo: rt.repo, pepper: rt.pepper, now: sixMinutesLater }) });
+  const res = await post(lateVerify, { mobile, otp_code: code });
+  expect(res.status).toBe(410);
+  expect(res.body.error.code).toBe('otp_expired');
+});
+
+test('verify with no code ever sent is 400 no_pending_otp', async () => {
+  const res = await post(verify, { mobile: uniqueIndianMobile(), otp_code: '123456' });
+  expect(res.status).toBe(400);
+  expect(res.body.error.code).toBe('no_pending_otp');
+});

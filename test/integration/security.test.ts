@@ -1,0 +1,204 @@
+import { ScanCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { unmarshall } from '@aws-sdk/util-dynamodb';
+import { jest } from '@jest/globals';
+import { createEngine } from '#core/engine';
+import { runtime } from '#core/runtime';
+import { twilioSmsSender } from '#core/twilio-sms';
+import { handler as signup, makeHandler as makeSignup } from '../../functions/mobile-otp-signup';
+import { handler as login } from '../../functions/mobile-otp-login';
+import { handler as verify, makeHandler as makeVerify } from '../../functions/mobile-otp-verify';
+import { handler as jwks } from '../../functions/jwks';
+import { handler as emailSignup } from '../../functions/email-otp-signup';
+import { call, event, latestCode, newTenant, uniqueEmail, uniqueIndianMobile, type Handler, type TestTenant } from '../support/harness';
+
+/** The rules an attacker or an unlucky network would test: atomic single use, attempt limits, tenant walls, secrecy. */
+
+let tenant: TestTenant;
+beforeAll(async () => {
+  tenant = await newTenant({ environments: ['development', 'production'] });
+});
+
+const post = (handler: Handler, body: unknown, t: { projectId: string; environment: string; appKey: string } = tenant) =>
+  call(handler, event(t, { body, appKey: t.appKey }));
+
+const signedUp = async () => {
+  const mobile = uniqueIndianMobile();
+  const res = await post(signup, { country_code: '+91', mobile });
+  expect(res.status).toBe(201);
+  return { mobile, userId: res.body.user_id as string, code: await latestCode(`+91${mobile}`) };
+};
+
+describe('single use under concurrency (DynamoDB conditional writes)', () => {
+  test('of 12 simultaneous verifies with the right code exactly one gets a token', async () => {
+    const { mobile, code } = await signedUp();
+    const results = await Promise.all(Array.from({ length: 12 }, () => post(verify, { mobile, otp_code: code })));
+    const winners = results.filter((r) => r.status === 200);
+    expect(winners).toHaveLength(1);
+    expect(winners[0]!.body.access_token).toEqual(expect.any(String));
+    for (const loser of results.filter((r) => r.status !== 200)) {
+      expect(loser.status).toBeLessThan(500);
+      expect(['no_pending_otp', 'too_many_attempts']).toContain(loser.body.error.code);
+    }
+  });
+
+  test('a burst of 30 simultaneous guesses is judged at most 5 times', async () => {
+    const { mobile, code } = await signedUp();
+    const guesses = Array.from({ length: 30 }, (_, i) => String((Number(code) + 1 + i) % 1_000_000).padStart(6, '0'));
+    const results = await Promise.all(guesses.map((g) => post(verify, { mobile, otp_code: g })));
+    expect(results.filter((r) => r.body.error?.code === 'invalid_otp')).toHaveLength(5);
+    expect(results.filter((r) => r.body.error?.code === 'too_many_attempts')).toHaveLength(25);
+    expect((await post(verify, { mobile, otp_code: code })).status).toBe(429);
+  });
+});
+
+describe('codes', () => {
+  test('a code that starts with 0 verifies when sent as a JSON integer', async () => {
+    const rt = runtime();
+    const digits = [0, 4, 2, 7, 1, 9];
+    let i = 0;
+    const engine = createEngine({ repo: rt.repo, pepper: rt.pepper, randomInt: () => digits[i++ % digits.length]! });
+    const deliver = twilioSmsSender(rt.secrets, { apiBaseUrl: rt.config.twilioApiBaseUrl });
+    const mobile = uniqueIndianMobile();
+    expect((await post(makeSignup({ ...rt, engine, deliver }), { country_code: '+91', mobile })).status).toBe(201);
+    expect(await latestCode(`+91${mobile}`)).toBe('042719');
+
+    const res = await post(makeVerify({ ...rt, engine, publicBaseUrl: undefined }), { mobile, otp_code: 42719 });
+    expect(res.status).toBe(200);
+  });
+
+  test('the project setting for code length is honoured (8 digits)', async () => {
+    const long = await newTenant({ settings: { codeLength: 8 } });
+    const mobile = uniqueIndianMobile();
+    await post(signup, { country_code: '+91', mobile }, long);
+    const code = await latestCode(`+91${mobile}`);
+    expect(code).toMatch(/^\d{8}$/);
+    expect((await post(verify, { mobile, otp_code: code }, long)).status).toBe(200);
+  });
+
+  test('neither the code nor the APP-KEY is stored in clear', async () => {
+    const { mobile, code } = await signedUp();
+    const client = new DynamoDBClient({});
+    const { Items = [] } = await client.send(new ScanCommand({ TableName: process.env.TABLE_NAME! }));
+    const strings = Items.map((item) => unmarshall(item)).flatMap((item) => Object.values(item).filter((v): v is string => typeof v === 'string'));
+    expect(strings.some((s) => s.includes(`#+91${mobile}`))).toBe(true); // the pending code's record is in the scan
+    expect(strings.some((s) => s.includes(code))).toBe(false);
+    expect(strings.some((s) => s.includes(tenant.appKey))).toBe(false);
+    client.destroy();
+  });
+
+  test('no code, token or APP-KEY reaches the logs, even at debug level', async () => {
+    const lines: string[] = [];
+    const capture = (...args: unknown[]) => void lines.push(args.map(String).join(' '));
+    const out = jest.spyOn(console, 'log').mockImplementation(capture);
+    const err = jest.spyOn(console, 'error').mockImplementation(capture);
+    const level = process.env.LOG_LEVEL;
+    process.env.LOG_LEVEL = 'debug';
+    try {
+      const mobile = uniqueIndianMobile();
+      await post(signup, { country_code: '+91', mobile });
+      const code = await latestCode(`+91${mobile}`);
+      await post(verify, { mobile, otp_code: '000000' === code ? '111111' : '000000' });
+      const ok = await post(verify, { mobile, otp_code: code });
+      await post(signup, { country_code: '+1', mobile: '5005550001' }); // delivery failure is logged
+      const text = lines.join('\n');
+      expect(lines.length).toBeGreaterThan(0);
+      for (const secret of [code, ok.body.access_token as string, tenant.appKey, mobile]) expect(text).not.toContain(secret);
+    } finally {
+      process.env.LOG_LEVEL = level;
+      out.mockRestore();
+      err.mockRestore();
+    }
+  });
+});
+
+describe('tenant isolation', () => {
+  test('an APP-KEY opens only its own project and environment', async () => {
+    const other = await newTenant();
+    const mobile = uniqueIndianMobile();
+    const cases = [
+      { projectId: other.projectId, environment: 'development', appKey: tenant.appKey }, // key of another project
+      { projectId: tenant.projectId, environment: 'production', appKey: tenant.appKey }, // key of another environment
+      { projectId: tenant.projectId, environment: 'development', appKey: 'og_not-a-real-key' },
+      { projectId: 'no-such-project', environment: 'development', appKey: tenant.appKey },
+    ];
+    for (const t of cases) {
+      const res = await post(signup, { country_code: '+91', mobile }, t);
+      expect(res.status).toBe(401);
+      expect(res.body.error.code).toBe('invalid_app_key');
+    }
+    const missing = await call(signup, event(tenant, { body: { country_code: '+91', mobile } }));
+    expect(missing.status).toBe(401);
+    expect(missing.body.error.code).toBe('missing_app_key');
+  });
+
+  test('the APP-KEY header name is case-insensitive', async () => {
+    const res = await call(signup, event(tenant, { body: { country_code: '+91', mobile: uniqueIndianMobile() }, headers: { 'App-Key': tenant.appKey } }));
+    expect(res.status).toBe(201);
+  });
+
+  test('users and codes of one environment are invisible in another', async () => {
+    const prod = { projectId: tenant.projectId, environment: 'production', appKey: tenant.keys.production! };
+    const { mobile, code } = await signedUp(); // in development
+    expect((await post(login, { mobile }, prod)).status).toBe(404);
+    const res = await post(verify, { mobile, otp_code: code }, prod);
+    expect(res.body.error.code).toBe('no_pending_otp');
+    // The same number can register separately in production.
+    expect((await post(signup, { country_code: '+91', mobile }, prod)).status).toBe(201);
+  });
+
+  test('discovery of an unknown project or environment is 404', async () => {
+    const res = await call(jwks, event({ projectId: tenant.projectId, environment: 'staging' }, { method: 'GET' }));
+    expect(res.status).toBe(404);
+    expect(res.body.error.code).toBe('project_not_found');
+  });
+});
+
+describe('delivery failures', () => {
+  test('an SMS the provider refuses is 502 delivery_failed and the signup can be retried', async () => {
+    const number = { country_code: '+1', mobile: '5005550001' }; // Twilio's "invalid number" test number
+    const first = await post(signup, number);
+    expect(first.status).toBe(502);
+    expect(first.body.error.code).toBe('delivery_failed');
+    // The half-made user was undone: signing up again is not "already registered".
+    const again = await post(signup, number);
+    expect(again.body.error.code).toBe('delivery_failed');
+    expect((await post(login, number)).status).toBe(404);
+  });
+});
+
+describe('bad input is a clear 4xx, never a 5xx', () => {
+  const cases: [string, { rawBody?: string; body?: unknown }, number, string][] = [
+    ['no body', {}, 400, 'invalid_request'],
+    ['malformed JSON', { rawBody: '{"mobile":' }, 400, 'invalid_request'],
+    ['a JSON array', { rawBody: '[1,2]' }, 400, 'invalid_request'],
+    ['JSON null', { rawBody: 'null' }, 400, 'invalid_request'],
+    ['missing mobile', { body: { country_code: '+91' } }, 400, 'invalid_mobile'],
+    ['mobile as an object', { body: { mobile: { a: 1 } } }, 400, 'invalid_mobile'],
+    ['letters for a number', { body: { mobile: 'call me maybe' } }, 400, 'invalid_mobile'],
+    ['a too-short number', { body: { mobile: '12345' } }, 400, 'invalid_mobile'],
+    ['a bad country code', { body: { country_code: 'India', mobile: '9876543211' } }, 400, 'invalid_mobile'],
+    ['a 100 kB number', { body: { mobile: '9'.repeat(100_000) } }, 400, 'invalid_mobile'],
+  ];
+  test.each(cases)('signup with %s', async (_name, input, status, code) => {
+    const res = await call(signup, event(tenant, { ...input, appKey: tenant.appKey }));
+    expect(res.status).toBe(status);
+    expect(res.body.error.code).toBe(code);
+    expect(res.headers['content-type']).toMatch(/application\/json/);
+  });
+
+  const codes: [string, unknown][] = [['letters', 'abcdef'], ['too long', 1234567], ['a fraction', 12.5], ['negative', -123456], ['missing', undefined], ['an array', [1]]];
+  test.each(codes)('verify with otp_code %s is 400 invalid_request on otp_code', async (_name, otp) => {
+    const res = await post(verify, { mobile: uniqueIndianMobile(), otp_code: otp });
+    expect(res.status).toBe(400);
+    expect(res.body.error).toMatchObject({ code: 'invalid_request', field: 'otp_code' });
+  });
+
+  test('email signup with a bad address is 400 invalid_email', async () => {
+    for (const email of ['not-an-email', '', 42, `${'a'.repeat(250)}@example.com`]) {
+      const res = await post(emailSignup, { email });
+      expect(res.status).toBe(400);
+      expect(res.body.error).toMatchObject({ code: 'invalid_email', field: 'email' });
+    }
+    expect((await post(emailSignup, { email: uniqueEmail() })).status).toBe(201);
+  });
+});

@@ -1,0 +1,79 @@
+import { normaliseEmail, normalisePhone } from '#core/identity';
+
+const policy = { defaultCountryCode: '+91', allowedCountries: [] as string[] };
+const india = { e164: '+919876543211', nationalNumber: '9876543211', countryCallingCode: '+91', country: 'IN' };
+const us = { e164: '+12015550123', nationalNumber: '2015550123', countryCallingCode: '+1', country: 'US' };
+
+const apiError = (code: string, field: string) => expect.objectContaining({ name: 'ApiError', status: 400, code, field });
+
+describe('normalisePhone', () => {
+  test('national mobile with country_code "+91"', () => {
+    expect(normalisePhone({ mobile: '9876543211', countryCode: '+91' }, policy)).toEqual(india);
+  });
+
+  test('country_code without the plus', () => {
+    expect(normalisePhone({ mobile: '9876543211', countryCode: '91' }, policy)).toEqual(india);
+  });
+
+  test('no country_code uses the project default', () => {
+    expect(normalisePhone({ mobile: '9876543211' }, policy)).toEqual(india);
+    expect(normalisePhone({ mobile: '2015550123' }, { defaultCountryCode: '+1', allowedCountries: [] })).toEqual(us);
+  });
+
+  test.each(['+919876543211', '00919876543211', '+91 98765-43211', '(987) 654-3211', ' 98765 43211 '])(
+    'accepts the written form %p',
+    (mobile) => {
+      expect(normalisePhone({ mobile }, policy)).toEqual(india);
+    },
+  );
+
+  test('a US number with country_code "+1"', () => {
+    expect(normalisePhone({ mobile: '(201) 555-0123', countryCode: '+1' }, policy)).toEqual(us);
+    expect(normalisePhone({ mobile: '+12015550123', countryCode: '+1' }, policy)).toEqual(us);
+  });
+
+  test('rejects a country_code that contradicts an international mobile, on field country_code', () => {
+    expect(() => normalisePhone({ mobile: '+919876543211', countryCode: '+1' }, policy)).toThrow(
+      apiError('invalid_mobile', 'country_code'),
+    );
+  });
+
+  test('rejects a malformed country_code on field country_code', () => {
+    expect(() => normalisePhone({ mobile: '9876543211', countryCode: 'abc' }, policy)).toThrow(
+      apiError('invalid_mobile', 'country_code'),
+    );
+  });
+
+  test.each(['123', '98765abcde', '', '   ', '98765'])('rejects mobile %p on field mobile', (mobile) => {
+    expect(() => normalisePhone({ mobile }, policy)).toThrow(apiError('invalid_mobile', 'mobile'));
+  });
+
+  test('allowedCountries rejects a number from another country and accepts an allowed one', () => {
+    const usOnly = { defaultCountryCode: '+91', allowedCountries: ['US'] };
+    expect(() => normalisePhone({ mobile: '9876543211' }, usOnly)).toThrow(apiError('invalid_mobile', 'mobile'));
+    expect(() => normalisePhone({ mobile: '+919876543211' }, usOnly)).toThrow(apiError('invalid_mobile', 'mobile'));
+    expect(normalisePhone({ mobile: '2015550123', countryCode: '+1' }, usOnly)).toEqual(us);
+  });
+});
+
+describe('normaliseEmail', () => {
+  test('trims and lower-cases', () => {
+    expect(normaliseEmail('  Ana.Maria@Example.COM ')).toBe('ana.maria@example.com');
+  });
+
+  test('accepts a 254-character address', () => {
+    const address = `${'a'.repeat(64)}@${'b'.repeat(63)}.${'c'.repeat(63)}.${'d'.repeat(57)}.com`;
+    expect(address).toHaveLength(254);
+    expect(normaliseEmail(address)).toBe(address);
+  });
+
+  test.each([
+    ['no @', 'no-at-sign'],
+    ['no domain dot', 'a@b'],
+    ['empty', ''],
+    // Well formed but 300 characters: only the length limit rejects it.
+    ['300 characters', `${'a'.repeat(288)}@example.com`],
+  ])('rejects %s with invalid_email on field email', (_label, value) => {
+    expect(() => normaliseEmail(value)).toThrow(apiError('invalid_email', 'email'));
+  });
+});

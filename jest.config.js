@@ -1,12 +1,9 @@
-/** ESM all the way: middy is ESM-only, so jest runs with --experimental-vm-modules and swc strips types. */
+/** ESM all the way: middy is ESM-only, so jest runs with --experimental-vm-modules; esbuild strips types. */
 export default {
   testEnvironment: 'node',
   extensionsToTreatAsEsm: ['.ts'],
   transform: {
-    '^.+\\.ts$': ['@swc/jest', {
-      jsc: { parser: { syntax: 'typescript' }, target: 'es2022' },
-      module: { type: 'es6' },
-    }],
+    '^.+\\.ts$': '<rootDir>/test/support/esbuild-transform.cjs',
   },
   testMatch: ['<rootDir>/test/**/*.test.ts'],
   // One DynamoDB Local, SES and Twilio endpoint for the whole run; every test makes its own project.

@@ -2,19 +2,38 @@ import { parseArgs } from 'node:util';
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import * as v from 'valibot';
 import { createProject } from '#core/projects';
 import { createRepository, ProjectExistsError } from '#core/repository';
+import { settingsSchema } from '#core/settings';
 
 /**
  * npm run project:create -- <project-id> [--env development] [--env production] [--name "Acme"]
- *                                        [--stack OtpGate | --table <table>] [--json]
+ *                                        [--settings '{"codeLength":8}'] [--stack OtpGate | --table <table>] [--json]
  * Writes a project, its environments and one APP-KEY each to the deployed table, and prints the
  * keys once: only their hashes are stored.
  */
 
 const usage = `Usage: npm run project:create -- <project-id> [--env <name>]... [--name <display name>]
-       [--stack <stack name, default OtpGate> | --table <table name>] [--json]
-Environments default to development and production.`;
+       [--settings <JSON>] [--stack <stack name, default OtpGate> | --table <table name>] [--json]
+Environments default to development and production. Settings (all optional): appName, codeLength,
+otpTtlSeconds, maxAttempts, tokenTtlSeconds, defaultCountryCode, allowedCountries.`;
+
+const parseSettings = (text: string | undefined): Record<string, unknown> => {
+  if (text === undefined) return {};
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    throw new Error('--settings must be a JSON object');
+  }
+  const result = v.safeParse(v.strictObject(settingsSchema.entries), json);
+  if (!result.success) {
+    const issue = result.issues[0];
+    throw new Error(`--settings: ${issue.path?.map((p) => String(p.key)).join('.') ?? 'value'}: ${issue.message}`);
+  }
+  return Object.fromEntries(Object.entries(result.output).filter(([, value]) => value !== undefined));
+};
 
 const tableFromStack = async (stackName: string): Promise<string> => {
   const client = new CloudFormationClient({});
@@ -30,6 +49,7 @@ const main = async () => {
     options: {
       env: { type: 'string', multiple: true },
       name: { type: 'string' },
+      settings: { type: 'string' },
       stack: { type: 'string', default: 'OtpGate' },
       table: { type: 'string' },
       json: { type: 'boolean', default: false },
@@ -41,11 +61,13 @@ const main = async () => {
     console.log(usage);
     process.exit(values.help ? 0 : 2);
   }
+  const settings = parseSettings(values.settings);
   const tableName = values.table ?? process.env.OTPGATE_TABLE_NAME ?? (await tableFromStack(values.stack));
   const doc = DynamoDBDocumentClient.from(new DynamoDBClient({}));
   const created = await createProject(createRepository(doc, tableName), {
     projectId,
     environments: values.env ?? ['development', 'production'],
+    settings,
     ...(values.name === undefined ? {} : { name: values.name }),
   });
 

@@ -29,6 +29,8 @@ interface LocalProject {
 }
 
 const main = async () => {
+  // Node 20 is supported here; the SDK's notice about its own future Node 22 floor would only bury the banner.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   const services = await startLocalServices({ dataDir: join(home, 'dynamodb'), secretsDir: join(home, 'secrets') });
   let stopping = false;
   let api: Awaited<ReturnType<typeof startLocalApi>> | undefined;

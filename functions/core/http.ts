@@ -109,8 +109,9 @@ const tenantAuth = (resolve: TenantResolver): MiddlewareObj<HttpEvent, HttpResul
   },
 });
 
+// Answer just before Lambda would kill the function, so the client gets JSON rather than a gateway error.
 const timeoutEarlyResponse = () => {
-  throw new ApiError(503, 'timeout', 'The request took too long; try again.');
+  throw errors.timeout();
 };
 
 /** A JSON POST route of a tenant: headers normalised, errors shaped, APP-KEY checked, then the body parsed. */

@@ -15,7 +15,7 @@ export default async function globalSetup(): Promise<void> {
     PUBLIC_BASE_URL: 'https://otpgate.test',
     DEFAULT_COUNTRY_CODE: '+91',
     LOG_LEVEL: process.env.LOG_LEVEL ?? 'silent',
-    AWS_SDK_JS_SUPPRESS_NODE_VERSION_WARNING: '1',
+    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
   });
   (globalThis as { otpgateServices?: LocalServices }).otpgateServices = services;
 }

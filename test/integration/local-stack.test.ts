@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
@@ -107,4 +107,18 @@ test('npm start serves the documented flow, the dev inbox and the JWKS; data sur
   expect(login.body.user_id).toBe(created.body.user_id);
   await jwtVerify(verified.body.access_token, createRemoteJWKSet(new URL(`${again.baseUrl}/.well-known/jwks.json`)), { issuer: again.baseUrl, audience: 'demo' });
   expect(await stop()).toBe('stopped');
+});
+
+test('without Java, npm start says what to install and exits 1', () => {
+  const bin = mkdtempSync(join(tmpdir(), 'otpgate-nojava-'));
+  symlinkSync(process.execPath, join(bin, 'node'));
+  const result = spawnSync(join(bin, 'node'), ['node_modules/tsx/dist/cli.mjs', 'local/start.ts'], {
+    env: { PATH: bin, HOME: process.env.HOME, OTPGATE_HOME: mkdtempSync(join(tmpdir(), 'otpgate-home-')) },
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+  expect(result.status).toBe(1);
+  expect(result.stderr).toContain('DynamoDB Local needs Java 17 or newer');
+  expect(result.stderr).toContain('apt-get install');
+  expect(result.stderr).not.toMatch(/\n\s+at /); // a message, not a stack trace
 });

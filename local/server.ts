@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import type { Route } from '#lib/routes';
+import { listen } from './listen';
 
 /**
  * Serves the route table on localhost the way API Gateway's HTTP API (payload format 2.0) would:
@@ -175,18 +175,6 @@ export const startLocalApi = async (options: LocalApiOptions): Promise<{ server:
     });
   });
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 3000, options.host ?? '127.0.0.1', () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
-  return {
-    server,
-    port,
-    close: () =>
-      new Promise((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
+  const { port, close } = await listen(server, options.port ?? 3000, options.host ?? '127.0.0.1');
+  return { server, port, close };
 };

@@ -1,5 +1,5 @@
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { listen } from './listen';
 
 /**
  * Sits in front of aws-ses-v2-local and records when each email was accepted, to the millisecond:
@@ -39,15 +39,6 @@ export const startSesRecorder = async (targetUrl: string): Promise<{ url: string
     });
   });
 
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    server,
-    close: () =>
-      new Promise((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
+  const { port, close } = await listen(server, 0, '127.0.0.1');
+  return { url: `http://127.0.0.1:${port}`, server, close };
 };

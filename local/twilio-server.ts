@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { listen } from './listen';
 
 /**
  * A local stand-in for the part of Twilio's REST API otpgate uses: Create a Message
@@ -116,16 +116,6 @@ export const startTwilioServer = async (
     })().catch(() => twilioError(res, 500, 20500, 'Internal Server Error'));
   });
 
-  await new Promise<void>((resolve) => server.listen(options.port ?? 0, options.host ?? '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    server,
-    messages,
-    close: () =>
-      new Promise((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
+  const { port, close } = await listen(server, options.port ?? 0, options.host ?? '127.0.0.1');
+  return { url: `http://127.0.0.1:${port}`, server, messages, close };
 };

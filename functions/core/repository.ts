@@ -89,6 +89,22 @@ const otpKey = (t: TenantRef, id: Identity) => ({ pk: `${tenantPrefix(t)}#OTP#${
 const SWEEP_GRACE_SECONDS = 86_400;
 const ttlFor = (expiresAt: number) => Math.floor(expiresAt / 1000) + SWEEP_GRACE_SECONDS;
 
+const environmentItem = (project: { projectId: string }, environment: string, createdAt: string) => ({
+  pk: `PROJECT#${project.projectId}`,
+  sk: `ENV#${environment}`,
+  environment,
+  createdAt,
+});
+
+const appKeyItem = (project: { projectId: string }, environment: string, keyHash: string, keyId: string, createdAt: string) => ({
+  pk: `APPKEY#${keyHash}`,
+  sk: 'APPKEY',
+  projectId: project.projectId,
+  environment,
+  keyId,
+  createdAt,
+});
+
 const cancelledBy = (error: unknown, index: number): boolean =>
   error instanceof TransactionCanceledException && error.CancellationReasons?.[index]?.Code === 'ConditionalCheckFailed';
 
@@ -132,20 +148,8 @@ export const createRepository = (doc: DynamoDBDocumentClient, tableName: string)
                 },
               },
               ...project.environments.flatMap((env) => [
-                {
-                  Put: {
-                    TableName: tableName,
-                    Item: { pk: `PROJECT#${project.projectId}`, sk: `ENV#${env.environment}`, environment: env.environment, createdAt },
-                    ConditionExpression: 'attribute_not_exists(pk)',
-                  },
-                },
-                {
-                  Put: {
-                    TableName: tableName,
-                    Item: { pk: `APPKEY#${env.keyHash}`, sk: 'APPKEY', projectId: project.projectId, environment: env.environment, keyId: env.keyId, createdAt },
-                    ConditionExpression: 'attribute_not_exists(pk)',
-                  },
-                },
+                { Put: { TableName: tableName, Item: environmentItem(project, env.environment, createdAt), ConditionExpression: 'attribute_not_exists(pk)' } },
+                { Put: { TableName: tableName, Item: appKeyItem(project, env.environment, env.keyHash, env.keyId, createdAt), ConditionExpression: 'attribute_not_exists(pk)' } },
               ]),
             ],
           }),
@@ -169,19 +173,8 @@ export const createRepository = (doc: DynamoDBDocumentClient, tableName: string)
                 ConditionExpression: 'attribute_exists(pk)',
               },
             },
-            {
-              Put: {
-                TableName: tableName,
-                Item: { pk: `PROJECT#${tenant.projectId}`, sk: `ENV#${tenant.environment}`, environment: tenant.environment, createdAt },
-              },
-            },
-            {
-              Put: {
-                TableName: tableName,
-                Item: { pk: `APPKEY#${keyHash}`, sk: 'APPKEY', ...tenant, keyId, createdAt },
-                ConditionExpression: 'attribute_not_exists(pk)',
-              },
-            },
+            { Put: { TableName: tableName, Item: environmentItem(tenant, tenant.environment, createdAt) } },
+            { Put: { TableName: tableName, Item: appKeyItem(tenant, tenant.environment, keyHash, keyId, createdAt), ConditionExpression: 'attribute_not_exists(pk)' } },
           ],
         }),
       );

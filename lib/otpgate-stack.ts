@@ -63,7 +63,7 @@ export class OtpGateStack extends Stack {
       twilio = Secret.fromSecretNameV2(this, 'TwilioSecret', props.twilioSecretName);
     } else {
       Annotations.of(this).addWarning(
-        'otpgate: no Twilio secret configured; SMS sends will fail with delivery_failed until the otpgate:twilioSecretName context is set.',
+        'otpgate: no Twilio secret configured; mobile signup and login will answer 500 (logged as "SMS is not configured") until the otpgate:twilioSecretName context is set.',
       );
     }
 

@@ -144,7 +144,11 @@ export const startLocalApi = async (options: LocalApiOptions): Promise<{ server:
       const url = new URL(req.url ?? '/', 'http://localhost');
       const method = req.method ?? 'GET';
       const extra = await options.extra?.(method, url);
-      if (extra) return sendJson(res, extra.status, extra.body);
+      // No CORS on local-only routes: any web page open in the developer's browser could read the inbox's codes.
+      if (extra) {
+        res.writeHead(extra.status, { 'content-type': 'application/json; charset=utf-8' });
+        return res.end(JSON.stringify(extra.body));
+      }
 
       const matches = compiled
         .map((c) => ({ c, m: c.regex.exec(url.pathname) }))

@@ -31,6 +31,12 @@ export const requireEnv = (env: Env, name: string): string => {
   return value;
 };
 
+/** For settings only some functions need: fails at their cold start, naming the variable. */
+export const requireValue = <T>(value: T | undefined, name: string): T => {
+  if (value === undefined) throw new ConfigError(`missing environment variable ${name}`);
+  return value;
+};
+
 export const loadConfig = (env: Env = process.env): Config =>
   Object.freeze({
     tableName: requireEnv(env, 'TABLE_NAME'),

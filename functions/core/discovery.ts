@@ -5,7 +5,8 @@ import { issuerFor, jwksDocument, openidConfiguration, type SigningKey } from '.
 
 /**
  * Public discovery documents of a project and environment (no APP-KEY): what a client or an API
- * Gateway JWT authorizer needs to verify otpgate's tokens. Unknown tenants get 404.
+ * Gateway JWT authorizer needs to verify otpgate's tokens. Unknown tenants get 404, which tells
+ * that a project exists; that is the point of a public issuer, and project ids are not secrets.
  */
 export interface DiscoveryDeps {
   readonly repo: Repository;
@@ -21,10 +22,10 @@ const existingTenant = async (repo: Repository, event: HttpEvent): Promise<Tenan
   return tenant;
 };
 
-export const jwksRoute = (deps: DiscoveryDeps & { readonly signingKey: () => Promise<SigningKey> }) =>
+export const jwksRoute = (deps: DiscoveryDeps & { readonly signingKey: (tenant: TenantRef) => Promise<SigningKey> }) =>
   publicRoute(async (event) => {
-    await existingTenant(deps.repo, event);
-    return json(200, jwksDocument([await deps.signingKey()]), cacheable);
+    const tenant = await existingTenant(deps.repo, event);
+    return json(200, jwksDocument([await deps.signingKey(tenant)]), cacheable);
   });
 
 export const openidConfigurationRoute = (deps: DiscoveryDeps) =>

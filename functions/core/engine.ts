@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { errors } from './errors';
+import { ConfigError, errors } from './errors';
 import type { Identity } from './identity';
 import { describeError, log, mask } from './log';
 import { codeMatches, generateCode, hashCode, secureRandomInt, type RandomInt } from './otp';
@@ -33,6 +33,14 @@ export interface EngineDeps {
   readonly newId?: () => string;
 }
 
+/** What an operator may see of a request: the tenant, the channel and a masked address. */
+const where = (tenant: TenantRef, identity: Identity) => ({
+  projectId: tenant.projectId,
+  environment: tenant.environment,
+  channel: identity.channel,
+  to: mask(identity.address),
+});
+
 const binding = (tenant: TenantRef, identity: Identity, challengeId: string) =>
   [tenant.projectId, tenant.environment, identity.channel, identity.address, challengeId].join('\0');
 
@@ -61,9 +69,12 @@ export const createEngine = (deps: EngineDeps) => {
     try {
       await deliver({ identity, code, settings: tenant.settings });
     } catch (error) {
-      log.warn('code delivery failed', { channel: identity.channel, to: mask(identity.address), ...describeError(error) });
+      // A deployment that cannot send at all is ours to fix (a 500 with the setting named in the log), not the provider's.
+      if (error instanceof ConfigError) throw error;
+      log.warn('code delivery failed', { ...where(tenant, identity), ...describeError(error) });
       throw errors.deliveryFailed(identity.channel, error);
     }
+    log.info('code sent', where(tenant, identity));
   };
 
   return {
@@ -86,7 +97,7 @@ export const createEngine = (deps: EngineDeps) => {
         await send(deliver, tenant, identity, code);
       } catch (error) {
         await deps.repo.deleteUserWithOtp(tenant, identity, userId, otp.challengeId).catch((undoError: unknown) =>
-          log.error('could not undo signup after failed delivery', { to: mask(identity.address), ...describeError(undoError) }),
+          log.error('could not undo signup after failed delivery', { ...where(tenant, identity), ...describeError(undoError) }),
         );
         throw error;
       }
@@ -98,11 +109,14 @@ export const createEngine = (deps: EngineDeps) => {
       const userId = await deps.repo.findUserId(tenant, identity);
       if (userId === undefined) throw errors.userNotFound();
       const { code, otp } = await newChallenge(tenant, identity, userId);
-      await deps.repo.putOtp(tenant, identity, otp);
+      const previous = await deps.repo.putOtp(tenant, identity, otp);
       try {
         await send(deliver, tenant, identity, code);
       } catch (error) {
-        await deps.repo.deleteOtp(tenant, identity, otp.challengeId).catch(() => undefined);
+        // The user never got the new code: give back the one they may still hold.
+        await deps.repo.restoreOtp(tenant, identity, otp.challengeId, previous).catch((undoError: unknown) =>
+          log.error('could not restore the previous code after failed delivery', { ...where(tenant, identity), ...describeError(undoError) }),
+        );
         throw error;
       }
       return { userId };
@@ -123,10 +137,14 @@ export const createEngine = (deps: EngineDeps) => {
       const { otp } = outcome;
       const pepper = await deps.pepper();
       if (!codeMatches(pepper, binding(tenant, identity, otp.challengeId), submitted, otp.codeHash)) {
+        log.info('wrong code', { ...where(tenant, identity), attempts: otp.attempts });
         throw errors.invalidOtp(Math.max(otp.maxAttempts - otp.attempts, 0));
       }
-      // Another request with the right code may have got here first: only one delete wins.
-      if (!(await deps.repo.deleteOtp(tenant, identity, otp.challengeId))) throw errors.noPendingOtp();
+      // Another request with the right code may have got here first: only one consume wins.
+      const consumed = await deps.repo.consumeOtp(tenant, identity, otp.challengeId, otp.userId);
+      if (consumed === 'gone') throw errors.noPendingOtp();
+      if (consumed === 'no-user') throw errors.userNotFound();
+      log.info('code verified', where(tenant, identity));
       return { userId: otp.userId };
     },
   };

@@ -35,8 +35,6 @@ export class ApiError extends Error {
   }
 }
 
-export const isApiError = (error: unknown): error is ApiError => error instanceof ApiError;
-
 /** Every error code otpgate returns, in one place so the README and the code cannot drift. */
 export const errors = {
   missingAppKey: () => new ApiError(401, 'missing_app_key', 'The APP-KEY header is required.'),

@@ -5,6 +5,7 @@ import { hashAppKey } from './app-keys';
 import type { Tenant } from './engine';
 import { ApiError, errors } from './errors';
 import { describeError, log } from './log';
+import { NAME_PATTERN } from './projects';
 import type { Repository } from './repository';
 import { resolveSettings } from './settings';
 
@@ -73,26 +74,35 @@ export interface TenantPath {
   readonly environment: string;
 }
 
+const pathOf = (event: HttpEvent): TenantPath => ({
+  projectId: event.pathParameters?.projectId ?? '',
+  environment: event.pathParameters?.environment ?? '',
+});
+
+/** Only names a project could have been created with go near DynamoDB (a 3 kB id would make it throw). */
+const isTenantName = (path: TenantPath): boolean => NAME_PATTERN.test(path.projectId) && NAME_PATTERN.test(path.environment);
+
+/** The project and environment of a public route; a name no project can have is simply not found. */
 export const tenantPath = (event: HttpEvent): TenantPath => {
-  const projectId = event.pathParameters?.projectId ?? '';
-  const environment = event.pathParameters?.environment ?? '';
-  if (projectId === '' || environment === '') throw errors.routeNotFound();
-  return { projectId, environment };
+  const path = pathOf(event);
+  if (!isTenantName(path)) throw errors.projectNotFound();
+  return path;
 };
 
 export type TenantResolver = (event: HttpEvent) => Promise<Tenant>;
 
 /**
  * An APP-KEY opens exactly one project and environment. The key is looked up by its hash; a key of
- * another project or environment is rejected exactly like an unknown key, so nothing leaks about
- * which projects exist.
+ * another project or environment, or a path no project can have, is rejected exactly like an
+ * unknown key, so these routes tell a caller without a key nothing about which projects exist.
  */
 export const createTenantResolver =
   (repo: Repository, defaultCountryCode: string): TenantResolver =>
   async (event) => {
-    const { projectId, environment } = tenantPath(event);
+    const { projectId, environment } = pathOf(event);
     const appKey = event.headers['app-key']?.trim();
     if (!appKey) throw errors.missingAppKey();
+    if (!isTenantName({ projectId, environment })) throw errors.invalidAppKey();
     const [key, project] = await Promise.all([repo.findAppKey(hashAppKey(appKey)), repo.findProject(projectId)]);
     if (!key || !project || key.projectId !== projectId || key.environment !== environment) throw errors.invalidAppKey();
     return { projectId, environment, settings: resolveSettings(project.settings, defaultCountryCode) };

@@ -2,6 +2,7 @@ import type { Deliver, Engine, Tenant } from './engine';
 import { requestOrigin, json, tenantRoute, type HttpEvent, type TenantResolver } from './http';
 import { normaliseEmail, normalisePhone, type Identity, type Phone } from './identity';
 import { emailBody, emailVerifyBody, mobileBody, mobileVerifyBody, parse, submittedCode } from './schemas';
+import type { TenantRef } from './repository';
 import { issuerFor, issueAccessToken, type SigningKey } from './tokens';
 
 /**
@@ -19,7 +20,7 @@ export interface StartDeps {
 export interface VerifyDeps {
   readonly tenants: TenantResolver;
   readonly engine: Engine;
-  readonly signingKey: () => Promise<SigningKey>;
+  readonly signingKey: (tenant: TenantRef) => Promise<SigningKey>;
   readonly publicBaseUrl: string | undefined;
   readonly now?: () => number;
 }
@@ -27,10 +28,8 @@ export interface VerifyDeps {
 type Mode = 'signup' | 'login';
 const statusFor: Record<Mode, number> = { signup: 201, login: 200 };
 
-const phoneOf = (body: Record<string, unknown>, tenant: Tenant): Phone => {
-  const input = parse(mobileBody, body);
-  return normalisePhone({ mobile: input.mobile, countryCode: input.country_code }, tenant.settings);
-};
+const phoneOf = (input: { mobile: string; country_code?: string | undefined }, tenant: Tenant): Phone =>
+  normalisePhone({ mobile: input.mobile, countryCode: input.country_code }, tenant.settings);
 
 const sms = (phone: Phone): Identity => ({ channel: 'sms', address: phone.e164 });
 const email = (address: string): Identity => ({ channel: 'email', address });
@@ -40,7 +39,7 @@ const mobileFields = (phone: Phone) => ({ mobile: phone.nationalNumber, country_
 
 export const mobileOtpStart = (mode: Mode, deps: StartDeps) =>
   tenantRoute(deps.tenants, async (body, tenant) => {
-    const phone = phoneOf(body, tenant);
+    const phone = phoneOf(parse(mobileBody, body), tenant);
     const { userId } = await deps.engine[mode](tenant, sms(phone), deps.deliver);
     return json(statusFor[mode], { user_id: userId, ...mobileFields(phone) });
   });
@@ -52,10 +51,9 @@ export const emailOtpStart = (mode: Mode, deps: StartDeps) =>
     return json(statusFor[mode], { user_id: userId, email: address });
   });
 
-const tokenFields = async (deps: VerifyDeps, event: HttpEvent, tenant: Tenant, userId: string, claims: Record<string, string>) => {
-  const key = await deps.signingKey();
+const tokenFields = (deps: VerifyDeps, key: SigningKey, event: HttpEvent, tenant: Tenant, userId: string, claims: Record<string, string>) => {
   const ttl = tenant.settings.tokenTtlSeconds;
-  const access_token = await issueAccessToken(key, {
+  return issueAccessToken(key, {
     issuer: issuerFor(requestOrigin(event, deps.publicBaseUrl), tenant.projectId, tenant.environment),
     projectId: tenant.projectId,
     environment: tenant.environment,
@@ -63,16 +61,18 @@ const tokenFields = async (deps: VerifyDeps, event: HttpEvent, tenant: Tenant, u
     ttlSeconds: ttl,
     nowSeconds: Math.floor((deps.now ?? Date.now)() / 1000),
     claims,
-  });
-  return { access_token, token_type: 'bearer', expires_in: ttl };
+  }).then((access_token) => ({ access_token, token_type: 'bearer', expires_in: ttl }));
 };
 
 export const mobileOtpVerify = (deps: VerifyDeps) =>
   tenantRoute(deps.tenants, async (body, tenant, event) => {
-    const phone = phoneOf(body, tenant);
-    const code = submittedCode(parse(mobileVerifyBody, body).otp_code, tenant.settings.codeLength);
+    const input = parse(mobileVerifyBody, body);
+    const phone = phoneOf(input, tenant);
+    const code = submittedCode(input.otp_code, tenant.settings.codeLength);
+    // The key before the code: a key that cannot be loaded must not cost the user their code.
+    const key = await deps.signingKey(tenant);
     const { userId } = await deps.engine.verify(tenant, sms(phone), code);
-    const tokens = await tokenFields(deps, event, tenant, userId, { phone_number: phone.e164 });
+    const tokens = await tokenFields(deps, key, event, tenant, userId, { phone_number: phone.e164 });
     return json(200, { user_id: userId, ...mobileFields(phone), ...tokens });
   });
 
@@ -81,7 +81,8 @@ export const emailOtpVerify = (deps: VerifyDeps) =>
     const input = parse(emailVerifyBody, body);
     const address = normaliseEmail(input.email);
     const code = submittedCode(input.otp_code, tenant.settings.codeLength);
+    const key = await deps.signingKey(tenant);
     const { userId } = await deps.engine.verify(tenant, email(address), code);
-    const tokens = await tokenFields(deps, event, tenant, userId, { email: address });
+    const tokens = await tokenFields(deps, key, event, tenant, userId, { email: address });
     return json(200, { user_id: userId, email: address, ...tokens });
   });

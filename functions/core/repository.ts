@@ -105,8 +105,25 @@ const appKeyItem = (project: { projectId: string }, environment: string, keyHash
   createdAt,
 });
 
-const cancelledBy = (error: unknown, index: number): boolean =>
-  error instanceof TransactionCanceledException && error.CancellationReasons?.[index]?.Code === 'ConditionalCheckFailed';
+const cancelledBy = (error: unknown, index: number, code = 'ConditionalCheckFailed'): boolean =>
+  error instanceof TransactionCanceledException && error.CancellationReasons?.[index]?.Code === code;
+
+/** DynamoDB cancels a transaction that overlaps another one on the same item; it is safe to run again. */
+const conflicted = (error: unknown): boolean =>
+  error instanceof TransactionCanceledException && (error.CancellationReasons ?? []).some((r) => r.Code === 'TransactionConflict');
+
+const retryOnConflict = async <T>(run: () => Promise<T>, tries = 3): Promise<T> => {
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return await run();
+    } catch (error) {
+      if (!conflicted(error) || attempt >= tries) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 10 + Math.random() * 40 * attempt));
+    }
+  }
+};
+
+export type ConsumeOutcome = 'consumed' | 'gone' | 'no-user';
 
 export const createRepository = (doc: DynamoDBDocumentClient, tableName: string) => {
   const otpItem = (tenant: TenantRef, identity: Identity, otp: OtpRecord) => ({
@@ -193,7 +210,8 @@ export const createRepository = (doc: DynamoDBDocumentClient, tableName: string)
     /** Registers the address, creates the user and stores its first code in one transaction. */
     async createUserWithOtp(tenant: TenantRef, identity: Identity, user: UserRecord, otp: OtpRecord): Promise<void> {
       try {
-        await doc.send(
+        // A concurrent signup of the same address conflicts; run again, and the loser sees the winner's user.
+        await retryOnConflict(() => doc.send(
           new TransactWriteCommand({
             TransactItems: [
               {
@@ -207,7 +225,7 @@ export const createRepository = (doc: DynamoDBDocumentClient, tableName: string)
               { Put: { TableName: tableName, Item: otpItem(tenant, identity, otp) } },
             ],
           }),
-        );
+        ));
       } catch (error) {
         if (cancelledBy(error, 0)) throw new IdentityTakenError({ cause: error });
         throw error;
@@ -216,7 +234,7 @@ export const createRepository = (doc: DynamoDBDocumentClient, tableName: string)
 
     /** Undoes createUserWithOtp when the first code could not be delivered, so signing up again works. */
     async deleteUserWithOtp(tenant: TenantRef, identity: Identity, userId: string, challengeId: string): Promise<void> {
-      await doc.send(
+      await retryOnConflict(() => doc.send(
         new TransactWriteCommand({
           TransactItems: [
             { Delete: { TableName: tableName, Key: identityKey(tenant, identity), ConditionExpression: 'userId = :u', ExpressionAttributeValues: { ':u': userId } } },
@@ -224,28 +242,49 @@ export const createRepository = (doc: DynamoDBDocumentClient, tableName: string)
             { Delete: { TableName: tableName, Key: otpKey(tenant, identity), ConditionExpression: 'attribute_not_exists(pk) OR challengeId = :c', ExpressionAttributeValues: { ':c': challengeId } } },
           ],
         }),
-      );
+      ));
     },
 
-    /** Stores a new code for the address, replacing any code still pending. */
-    async putOtp(tenant: TenantRef, identity: Identity, otp: OtpRecord): Promise<void> {
-      await doc.send(new PutCommand({ TableName: tableName, Item: otpItem(tenant, identity, otp) }));
+    /** Stores a new code for the address, replacing any code still pending; returns the one it replaced. */
+    async putOtp(tenant: TenantRef, identity: Identity, otp: OtpRecord): Promise<OtpRecord | undefined> {
+      const { Attributes } = await doc.send(new PutCommand({ TableName: tableName, Item: otpItem(tenant, identity, otp), ReturnValues: 'ALL_OLD' }));
+      return Attributes as OtpRecord | undefined;
     },
 
-    /** Removes a code only if it is still the one we stored (a newer one is left alone). */
-    async deleteOtp(tenant: TenantRef, identity: Identity, challengeId: string): Promise<boolean> {
+    /**
+     * Undoes putOtp when the new code could not be delivered: the code the user may still hold comes
+     * back (or the record goes, if there was none), unless a newer code has replaced ours meanwhile.
+     */
+    async restoreOtp(tenant: TenantRef, identity: Identity, ours: string, previous: OtpRecord | undefined): Promise<void> {
+      const condition = { ConditionExpression: 'challengeId = :c', ExpressionAttributeValues: { ':c': ours } };
+      try {
+        if (previous) await doc.send(new PutCommand({ TableName: tableName, Item: otpItem(tenant, identity, previous), ...condition }));
+        else await doc.send(new DeleteCommand({ TableName: tableName, Key: otpKey(tenant, identity), ...condition }));
+      } catch (error) {
+        if (!(error instanceof ConditionalCheckFailedException)) throw error;
+      }
+    },
+
+    /**
+     * Uses up a code that verified: deleted only if it is still the same challenge, and only while
+     * the address still belongs to the user the code was issued for (a signup being undone, or a
+     * user removed, gets no token). Of concurrent verifies of one code exactly one is 'consumed'.
+     */
+    async consumeOtp(tenant: TenantRef, identity: Identity, challengeId: string, userId: string): Promise<ConsumeOutcome> {
       try {
         await doc.send(
-          new DeleteCommand({
-            TableName: tableName,
-            Key: otpKey(tenant, identity),
-            ConditionExpression: 'challengeId = :c',
-            ExpressionAttributeValues: { ':c': challengeId },
+          new TransactWriteCommand({
+            TransactItems: [
+              { Delete: { TableName: tableName, Key: otpKey(tenant, identity), ConditionExpression: 'challengeId = :c', ExpressionAttributeValues: { ':c': challengeId } } },
+              { ConditionCheck: { TableName: tableName, Key: identityKey(tenant, identity), ConditionExpression: 'userId = :u', ExpressionAttributeValues: { ':u': userId } } },
+            ],
           }),
         );
-        return true;
+        return 'consumed';
       } catch (error) {
-        if (error instanceof ConditionalCheckFailedException) return false;
+        // A conflict is another verify of this code in flight: at most one of them can win, and it is not us.
+        if (cancelledBy(error, 0) || cancelledBy(error, 0, 'TransactionConflict')) return 'gone';
+        if (cancelledBy(error, 1)) return 'no-user';
         throw error;
       }
     },

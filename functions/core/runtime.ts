@@ -4,7 +4,7 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { loadConfig, type Config } from './config';
 import { createEngine, type Engine } from './engine';
 import { createTenantResolver, type TenantResolver } from './http';
-import { createRepository, type Repository } from './repository';
+import { createRepository, type Repository, type TenantRef } from './repository';
 import { cached, fileSecrets, requiredSecret, secretsManagerSecrets, type SecretSource } from './secrets';
 import { signingKeyFromSeed, type SigningKey } from './tokens';
 
@@ -19,7 +19,8 @@ export interface Runtime {
   readonly repo: Repository;
   readonly secrets: SecretSource;
   readonly pepper: () => Promise<Uint8Array>;
-  readonly signingKey: () => Promise<SigningKey>;
+  /** The signing key of one project and environment, derived once per container. */
+  readonly signingKey: (tenant: TenantRef) => Promise<SigningKey>;
   readonly tenants: TenantResolver;
   readonly engine: Engine;
 }
@@ -36,7 +37,17 @@ export const createRuntime = (config: Config = loadConfig()): Runtime => {
           twilio: config.twilioSecretId,
         });
   const pepper = cached(async () => Buffer.from(await requiredSecret(secrets, 'pepper'), 'utf8'));
-  const signingKey = cached(async () => signingKeyFromSeed(await requiredSecret(secrets, 'signing-key')));
+  const seed = cached(() => requiredSecret(secrets, 'signing-key'));
+  const keys = new Map<string, () => Promise<SigningKey>>();
+  const signingKey = (tenant: TenantRef) => {
+    const id = `${tenant.projectId}\0${tenant.environment}`;
+    let key = keys.get(id);
+    if (!key) {
+      key = cached(async () => signingKeyFromSeed(await seed(), tenant));
+      keys.set(id, key);
+    }
+    return key();
+  };
   return {
     config,
     repo,

@@ -32,9 +32,7 @@ export const parse = <S extends v.GenericSchema>(schema: S, body: unknown): v.In
   const field = issue.path?.[0]?.key;
   const name = typeof field === 'string' ? field : undefined;
   const message = issue.received === 'undefined' && name ? `${name} is required.` : issue.message;
-  return (() => {
-    throw fieldError(name, message);
-  })();
+  throw fieldError(name, message);
 };
 
 export const submittedCode = (value: unknown, length: number): string => {

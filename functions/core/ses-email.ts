@@ -1,21 +1,32 @@
-import { SendEmailCommand, type SESv2Client } from '@aws-sdk/client-sesv2';
+import { SendEmailCommand, SESv2Client } from '@aws-sdk/client-sesv2';
+import { requireValue, type Config } from './config';
 import type { Deliver } from './engine';
-import { ConfigError } from './errors';
 import { emailContent } from './messages';
 
-export const sesEmailSender = (client: SESv2Client, from: string | undefined): Deliver => async (message) => {
-  if (from === undefined) throw new ConfigError('email is not configured: SENDER_EMAIL is not set');
-  const { subject, text } = emailContent(message);
-  await client.send(
-    new SendEmailCommand({
-      FromEmailAddress: from,
-      Destination: { ToAddresses: [message.identity.address] },
-      Content: {
-        Simple: {
-          Subject: { Data: subject, Charset: 'UTF-8' },
-          Body: { Text: { Data: text, Charset: 'UTF-8' } },
+export const sesEmailSender =
+  (client: SESv2Client, from: string): Deliver =>
+  async (message) => {
+    const { subject, text } = emailContent(message);
+    await client.send(
+      new SendEmailCommand({
+        FromEmailAddress: from,
+        Destination: { ToAddresses: [message.identity.address] },
+        Content: {
+          Simple: {
+            Subject: { Data: subject, Charset: 'UTF-8' },
+            Body: { Text: { Data: text, Charset: 'UTF-8' } },
+          },
         },
-      },
-    }),
+      }),
+    );
+  };
+
+/**
+ * The deployed sender: without SENDER_EMAIL the function fails at cold start, naming it. SES gets
+ * 5 s per call, well inside the function's 10 s, so a hung call still leaves time to undo a signup.
+ */
+export const defaultSesSender = (config: Config): Deliver =>
+  sesEmailSender(
+    new SESv2Client({ requestHandler: { connectionTimeout: 2000, requestTimeout: 5000 } }),
+    requireValue(config.senderEmail, 'SENDER_EMAIL'),
   );
-};

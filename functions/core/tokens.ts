@@ -1,10 +1,12 @@
-import { createECDH, createHash, createPrivateKey, randomUUID, type KeyObject } from 'node:crypto';
+import { createECDH, createHash, createPrivateKey, hkdfSync, randomUUID, type KeyObject } from 'node:crypto';
 import { calculateJwkThumbprint, SignJWT, type JWK } from 'jose';
 
 /**
- * ES256 access tokens. The private key is derived from a high-entropy seed held in Secrets
- * Manager (generated there by the stack, so no key material is ever in code or the template):
- * the P-256 scalar is SHA-256 of the seed, re-hashed in the negligible case it is out of range.
+ * ES256 access tokens. Every project and environment signs with its own key, derived from one
+ * high-entropy seed held in Secrets Manager (generated there by the stack, so no key material is
+ * ever in code or the template): the P-256 scalar is HKDF-SHA256(seed, tenant), re-hashed in the
+ * negligible case it is out of range. Per-tenant keys mean a token of one project or environment
+ * never verifies against another's JWKS, even for a relying party that checks only the signature.
  */
 
 const P256_ORDER = BigInt('0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551');
@@ -15,9 +17,10 @@ export interface SigningKey {
   readonly publicJwk: JWK;
 }
 
-export const signingKeyFromSeed = async (seed: string): Promise<SigningKey> => {
+export const signingKeyFromSeed = async (seed: string, tenant: { projectId: string; environment: string }): Promise<SigningKey> => {
   if (seed.length < 32) throw new Error('otpgate: the signing key seed must be at least 32 characters');
-  let scalar = createHash('sha256').update(seed).digest();
+  const info = `${tenant.projectId}\0${tenant.environment}`;
+  let scalar = Buffer.from(hkdfSync('sha256', seed, 'otpgate-es256-signing-key-v1', info, 32));
   for (;;) {
     const value = BigInt(`0x${scalar.toString('hex')}`);
     if (value > 0n && value < P256_ORDER) break;

@@ -1,6 +1,7 @@
 import { ScanCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { jest } from '@jest/globals';
+import { createLocalJWKSet, jwtVerify } from 'jose';
 import { createEngine } from '#core/engine';
 import { runtime } from '#core/runtime';
 import { twilioSmsSender } from '#core/twilio-sms';
@@ -79,14 +80,17 @@ describe('codes', () => {
     const { mobile, code } = await signedUp();
     const client = new DynamoDBClient({});
     const { Items = [] } = await client.send(new ScanCommand({ TableName: process.env.TABLE_NAME! }));
-    const strings = Items.map((item) => unmarshall(item)).flatMap((item) => Object.values(item).filter((v): v is string => typeof v === 'string'));
-    expect(strings.some((s) => s.includes(`#+91${mobile}`))).toBe(true); // the pending code's record is in the scan
-    expect(strings.some((s) => s.includes(code))).toBe(false);
-    expect(strings.some((s) => s.includes(tenant.appKey))).toBe(false);
+    const all = Items.map((item) => unmarshall(item));
+    const strings = (items: Record<string, unknown>[]) => items.flatMap((item) => Object.values(item).filter((v): v is string => typeof v === 'string'));
+    // This user's records only: other tests' numbers contain 6-digit runs that could match by chance.
+    const mine = all.filter((item) => String(item.pk).endsWith(`#+91${mobile}`));
+    expect(mine.map((item) => item.sk).sort()).toEqual(['IDENTITY', 'OTP']);
+    expect(strings(mine).some((s) => s.includes(code))).toBe(false);
+    expect(strings(all).some((s) => s.includes(tenant.appKey))).toBe(false);
     client.destroy();
   });
 
-  test('no code, token or APP-KEY reaches the logs, even at debug level', async () => {
+  test('operators see sends, wrong codes and verifies in the logs, but no code, token, APP-KEY or number', async () => {
     const lines: string[] = [];
     const capture = (...args: unknown[]) => void lines.push(args.map(String).join(' '));
     const out = jest.spyOn(console, 'log').mockImplementation(capture);
@@ -101,7 +105,8 @@ describe('codes', () => {
       const ok = await post(verify, { mobile, otp_code: code });
       await post(signup, { country_code: '+1', mobile: '5005550001' }); // delivery failure is logged
       const text = lines.join('\n');
-      expect(lines.length).toBeGreaterThan(0);
+      for (const event of ['code sent', 'wrong code', 'code verified', 'code delivery failed']) expect(text).toContain(`"message":"${event}"`);
+      expect(text).toContain(`"projectId":"${tenant.projectId}"`);
       for (const secret of [code, ok.body.access_token as string, tenant.appKey, mobile]) expect(text).not.toContain(secret);
     } finally {
       process.env.LOG_LEVEL = level;
@@ -129,6 +134,33 @@ describe('tenant isolation', () => {
     const missing = await call(signup, event(tenant, { body: { country_code: '+91', mobile } }));
     expect(missing.status).toBe(401);
     expect(missing.body.error.code).toBe('missing_app_key');
+  });
+
+  test('a path no project can have is refused before it reaches DynamoDB (401 / 404, never 500)', async () => {
+    const bad = ['p'.repeat(3000), 'has#hash', 'UPPER', ''];
+    for (const projectId of bad) {
+      const res = await post(signup, { country_code: '+91', mobile: uniqueIndianMobile() }, { projectId, environment: 'development', appKey: tenant.appKey });
+      expect(res.status).toBe(401);
+      expect(res.body.error.code).toBe('invalid_app_key');
+    }
+    const longEnv = await post(verify, { mobile: uniqueIndianMobile(), otp_code: '123456' }, { projectId: tenant.projectId, environment: 'e'.repeat(1100), appKey: tenant.appKey });
+    expect(longEnv.body.error.code).toBe('invalid_app_key');
+    for (const path of [{ projectId: tenant.projectId, environment: 'e'.repeat(1100) }, { projectId: 'p'.repeat(2100), environment: 'development' }]) {
+      const res = await call(jwks, event(path, { method: 'GET' }));
+      expect(res.status).toBe(404);
+      expect(res.body.error.code).toBe('project_not_found');
+    }
+  });
+
+  test("a token of one project or environment does not verify against another's JWKS", async () => {
+    const { mobile, code } = await signedUp();
+    const { body } = await post(verify, { mobile, otp_code: code });
+    const jwksOf = async (projectId: string, environment: string) =>
+      createLocalJWKSet((await call(jwks, event({ projectId, environment }, { method: 'GET' }))).body as never);
+    const other = await newTenant();
+    await expect(jwtVerify(body.access_token, await jwksOf(tenant.projectId, 'development'))).resolves.toBeDefined();
+    await expect(jwtVerify(body.access_token, await jwksOf(tenant.projectId, 'production'))).rejects.toThrow();
+    await expect(jwtVerify(body.access_token, await jwksOf(other.projectId, 'development'))).rejects.toThrow();
   });
 
   test('the APP-KEY header name is case-insensitive', async () => {

@@ -1,0 +1,85 @@
+import { DeleteCommand, DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { loadConfig } from '#core/config';
+import { runtime } from '#core/runtime';
+import { defaultSesSender } from '#core/ses-email';
+import { twilioSmsSender } from '#core/twilio-sms';
+import { handler as signup, makeHandler as makeSignup } from '../../functions/mobile-otp-signup';
+import { makeHandler as makeLogin } from '../../functions/mobile-otp-login';
+import { handler as verify, makeHandler as makeVerify } from '../../functions/mobile-otp-verify';
+import { call, event, latestCode, newTenant, uniqueIndianMobile, type Handler, type TestTenant } from '../support/harness';
+
+/** What happens when a provider, a secret or a racing request lets us down halfway. */
+
+let tenant: TestTenant;
+beforeAll(async () => {
+  tenant = await newTenant();
+});
+
+const post = (handler: Handler, body: unknown) => call(handler, event(tenant, { body, appKey: tenant.appKey }));
+const failingDelivery = async () => {
+  throw Object.assign(new Error('provider down'), { code: 30008 });
+};
+
+test('a resend that cannot be delivered leaves the code the user already holds working', async () => {
+  const mobile = uniqueIndianMobile();
+  await post(signup, { country_code: '+91', mobile });
+  const held = await latestCode(`+91${mobile}`);
+
+  const failingLogin = makeLogin({ ...runtime(), deliver: failingDelivery });
+  expect((await post(failingLogin, { mobile })).body.error.code).toBe('delivery_failed');
+  expect((await post(verify, { mobile, otp_code: held })).status).toBe(200);
+});
+
+test('a resend that cannot be delivered, with no earlier code, leaves nothing to verify', async () => {
+  const mobile = uniqueIndianMobile();
+  await post(signup, { country_code: '+91', mobile });
+  expect((await post(verify, { mobile, otp_code: await latestCode(`+91${mobile}`) })).status).toBe(200);
+
+  const failingLogin = makeLogin({ ...runtime(), deliver: failingDelivery });
+  expect((await post(failingLogin, { mobile })).status).toBe(502);
+  expect((await post(verify, { mobile, otp_code: '123456' })).body.error.code).toBe('no_pending_otp');
+});
+
+test('no token for a code whose user was removed after it was sent', async () => {
+  const mobile = uniqueIndianMobile();
+  await post(signup, { country_code: '+91', mobile });
+  const code = await latestCode(`+91${mobile}`);
+  // What an undone signup does to the address while a login's code is out.
+  const doc = DynamoDBDocumentClient.from(new DynamoDBClient({}));
+  await doc.send(new DeleteCommand({ TableName: process.env.TABLE_NAME!, Key: { pk: `T#${tenant.projectId}#${tenant.environment}#ID#sms#+91${mobile}`, sk: 'IDENTITY' } }));
+  doc.destroy();
+
+  const res = await post(verify, { mobile, otp_code: code });
+  expect(res.status).toBe(404);
+  expect(res.body.error.code).toBe('user_not_found');
+  expect(res.body.access_token).toBeUndefined();
+});
+
+test('a signing key that cannot be loaded costs the user nothing: the same code works on retry', async () => {
+  const mobile = uniqueIndianMobile();
+  await post(signup, { country_code: '+91', mobile });
+  const code = await latestCode(`+91${mobile}`);
+  const rt = runtime();
+  const keyOutage = makeVerify({ ...rt, publicBaseUrl: undefined, signingKey: async () => Promise.reject(new Error('ThrottlingException')) });
+
+  const failed = await post(keyOutage, { mobile, otp_code: code });
+  expect(failed.status).toBe(500);
+  expect(failed.body.error.code).toBe('internal_error');
+  expect((await post(verify, { mobile, otp_code: code })).status).toBe(200);
+});
+
+test('SMS not configured is our 500 (not the provider\'s 502), and the signup is undone', async () => {
+  const rt = runtime();
+  const unconfigured = makeSignup({ ...rt, deliver: twilioSmsSender(async () => undefined) });
+  const mobile = uniqueIndianMobile();
+  const res = await post(unconfigured, { country_code: '+91', mobile });
+  expect(res.status).toBe(500);
+  expect(res.body.error.code).toBe('internal_error');
+  expect((await post(signup, { country_code: '+91', mobile })).status).toBe(201);
+});
+
+test('an email function without SENDER_EMAIL fails at cold start, naming it', () => {
+  const { SENDER_EMAIL: _omitted, ...env } = process.env;
+  expect(() => defaultSesSender(loadConfig(env))).toThrow('missing environment variable SENDER_EMAIL');
+});

@@ -124,10 +124,12 @@ export const createEngine = (deps: EngineDeps) => {
 
     /**
      * Verifies a submitted code. The attempt is counted before the comparison and the code is
-     * consumed with a conditional delete, so of any number of concurrent verifies with the right
-     * code exactly one succeeds, and no burst of guesses gets more than maxAttempts tries.
+     * consumed with a conditional transaction, so of any number of concurrent verifies with the
+     * right code exactly one succeeds, and no burst of guesses gets more than maxAttempts tries.
      */
     async verify(tenant: Tenant, identity: Identity, submitted: string): Promise<{ userId: string }> {
+      // Before the attempt is counted: a pepper that cannot be loaded must not cost the user a try.
+      const pepper = await deps.pepper();
       const at = now();
       const outcome = await deps.repo.countAttempt(tenant, identity, at);
       if (outcome.kind === 'none') throw errors.noPendingOtp();
@@ -135,7 +137,6 @@ export const createEngine = (deps: EngineDeps) => {
       if (outcome.kind === 'exhausted') throw errors.tooManyAttempts();
 
       const { otp } = outcome;
-      const pepper = await deps.pepper();
       if (!codeMatches(pepper, binding(tenant, identity, otp.challengeId), submitted, otp.codeHash)) {
         log.info('wrong code', { ...where(tenant, identity), attempts: otp.attempts });
         throw errors.invalidOtp(Math.max(otp.maxAttempts - otp.attempts, 0));

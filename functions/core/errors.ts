@@ -59,7 +59,6 @@ export const errors = {
   deliveryFailed: (channel: 'sms' | 'email', cause?: unknown) =>
     new ApiError(502, 'delivery_failed', `The ${channel === 'sms' ? 'SMS' : 'email'} could not be sent; try again later.`, { cause }),
   projectNotFound: () => new ApiError(404, 'project_not_found', 'No such project and environment.'),
-  routeNotFound: () => new ApiError(404, 'not_found', 'No such endpoint.'),
   timeout: () => new ApiError(503, 'timeout', 'The request took too long; try again.'),
   internal: () => new ApiError(500, 'internal_error', 'Something went wrong on our side; try again later.'),
 } as const;

@@ -202,11 +202,6 @@ export const createRepository = (doc: DynamoDBDocumentClient, tableName: string)
       return Item?.userId as string | undefined;
     },
 
-    async findUser(tenant: TenantRef, userId: string): Promise<UserRecord | undefined> {
-      const { Item } = await doc.send(new GetCommand({ TableName: tableName, Key: userKey(tenant, userId) }));
-      return Item as UserRecord | undefined;
-    },
-
     /** Registers the address, creates the user and stores its first code in one transaction. */
     async createUserWithOtp(tenant: TenantRef, identity: Identity, user: UserRecord, otp: OtpRecord): Promise<void> {
       try {

@@ -3,7 +3,7 @@ import httpHeaderNormalizer from '@middy/http-header-normalizer';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { hashAppKey } from './app-keys';
 import type { Tenant } from './engine';
-import { ApiError, errors } from './errors';
+import { ApiError, ConfigError, errors } from './errors';
 import { describeError, log } from './log';
 import { NAME_PATTERN } from './projects';
 import type { Repository } from './repository';
@@ -41,7 +41,7 @@ export const errorResponder = (): MiddlewareObj<HttpEvent, HttpResult> => ({
     log.error('unexpected error', {
       ...describeError(error),
       // ConfigError messages name a setting, never a value, so they are safe to show an operator.
-      ...(error instanceof Error && error.name === 'ConfigError' ? { detail: error.message } : {}),
+      ...(error instanceof ConfigError ? { detail: error.message } : {}),
     });
     request.response = json(500, errors.internal().toBody());
   },

@@ -51,9 +51,22 @@ export const emailOtpStart = (mode: Mode, deps: StartDeps) =>
     return json(statusFor[mode], { user_id: userId, email: address });
   });
 
-const tokenFields = (deps: VerifyDeps, key: SigningKey, event: HttpEvent, tenant: Tenant, userId: string, claims: Record<string, string>) => {
+/**
+ * Verifies a code and issues the token, in the one order that is safe: the signing key is loaded
+ * before the code is consumed, so a key that cannot be loaded never costs the user their code.
+ */
+const verifyAndIssue = async (
+  deps: VerifyDeps,
+  event: HttpEvent,
+  tenant: Tenant,
+  identity: Identity,
+  code: string,
+  claims: Record<string, string>,
+) => {
+  const key = await deps.signingKey(tenant);
+  const { userId } = await deps.engine.verify(tenant, identity, code);
   const ttl = tenant.settings.tokenTtlSeconds;
-  return issueAccessToken(key, {
+  const access_token = await issueAccessToken(key, {
     issuer: issuerFor(requestOrigin(event, deps.publicBaseUrl), tenant.projectId, tenant.environment),
     projectId: tenant.projectId,
     environment: tenant.environment,
@@ -61,7 +74,8 @@ const tokenFields = (deps: VerifyDeps, key: SigningKey, event: HttpEvent, tenant
     ttlSeconds: ttl,
     nowSeconds: Math.floor((deps.now ?? Date.now)() / 1000),
     claims,
-  }).then((access_token) => ({ access_token, token_type: 'bearer', expires_in: ttl }));
+  });
+  return { userId, tokens: { access_token, token_type: 'bearer', expires_in: ttl } };
 };
 
 export const mobileOtpVerify = (deps: VerifyDeps) =>
@@ -69,10 +83,7 @@ export const mobileOtpVerify = (deps: VerifyDeps) =>
     const input = parse(mobileVerifyBody, body);
     const phone = phoneOf(input, tenant);
     const code = submittedCode(input.otp_code, tenant.settings.codeLength);
-    // The key before the code: a key that cannot be loaded must not cost the user their code.
-    const key = await deps.signingKey(tenant);
-    const { userId } = await deps.engine.verify(tenant, sms(phone), code);
-    const tokens = await tokenFields(deps, key, event, tenant, userId, { phone_number: phone.e164 });
+    const { userId, tokens } = await verifyAndIssue(deps, event, tenant, sms(phone), code, { phone_number: phone.e164 });
     return json(200, { user_id: userId, ...mobileFields(phone), ...tokens });
   });
 
@@ -81,8 +92,6 @@ export const emailOtpVerify = (deps: VerifyDeps) =>
     const input = parse(emailVerifyBody, body);
     const address = normaliseEmail(input.email);
     const code = submittedCode(input.otp_code, tenant.settings.codeLength);
-    const key = await deps.signingKey(tenant);
-    const { userId } = await deps.engine.verify(tenant, email(address), code);
-    const tokens = await tokenFields(deps, key, event, tenant, userId, { email: address });
+    const { userId, tokens } = await verifyAndIssue(deps, event, tenant, email(address), code, { email: address });
     return json(200, { user_id: userId, email: address, ...tokens });
   });

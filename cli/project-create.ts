@@ -83,7 +83,7 @@ const main = async () => {
 };
 
 main().catch((error: unknown) => {
-  const message = error instanceof ProjectExistsError ? `project ${error.message.split(' ')[2]} already exists` : error instanceof Error ? error.message : String(error);
+  const message = error instanceof ProjectExistsError ? `project ${error.projectId} already exists` : error instanceof Error ? error.message : String(error);
   console.error(`project:create failed: ${message.replace(/^otpgate: /, '')}`);
   process.exit(1);
 });

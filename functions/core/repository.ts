@@ -67,9 +67,12 @@ export interface NewProject {
 }
 
 export class ProjectExistsError extends Error {
+  readonly projectId: string;
+
   constructor(projectId: string, options?: { cause?: unknown }) {
     super(`otpgate: project ${projectId} already exists`, options);
     this.name = 'ProjectExistsError';
+    this.projectId = projectId;
   }
 }
 

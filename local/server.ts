@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import type { Route } from '#lib/routes';
-import { listen } from './listen';
+import { listen, readBody } from './http-server';
 
 /**
  * Serves the route table on localhost the way API Gateway's HTTP API (payload format 2.0) would:
@@ -21,7 +21,6 @@ export interface LocalApiOptions {
   readonly host?: string;
 }
 
-const MAX_BODY_BYTES = 64 * 1024;
 const cors = {
   'access-control-allow-origin': '*',
   'access-control-allow-headers': 'content-type,app-key,authorization',
@@ -44,8 +43,8 @@ const compile = (route: Route) => {
   return { route, names, regex: new RegExp(`^${pattern}/?$`) };
 };
 
-const sendJson = (res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) => {
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', ...cors, ...headers });
+const sendJson = (res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = cors) => {
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', ...headers });
   res.end(JSON.stringify(body));
 };
 
@@ -58,18 +57,6 @@ const safeDecode = (segment: string): string => {
 };
 
 const errorBody = (code: string, message: string) => ({ error: { code, message } });
-
-const readBody = (req: IncomingMessage): Promise<string | undefined> =>
-  new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size <= MAX_BODY_BYTES) chunks.push(chunk);
-    });
-    req.on('end', () => (size > MAX_BODY_BYTES ? resolve(undefined) : resolve(Buffer.concat(chunks).toString('utf8'))));
-    req.on('error', reject);
-  });
 
 const toEvent = (req: IncomingMessage, url: URL, route: Route, pathParameters: Record<string, string>, body: string): APIGatewayProxyEventV2 => {
   const headers: Record<string, string> = {};
@@ -145,10 +132,7 @@ export const startLocalApi = async (options: LocalApiOptions): Promise<{ server:
       const method = req.method ?? 'GET';
       const extra = await options.extra?.(method, url);
       // No CORS on local-only routes: any web page open in the developer's browser could read the inbox's codes.
-      if (extra) {
-        res.writeHead(extra.status, { 'content-type': 'application/json; charset=utf-8' });
-        return res.end(JSON.stringify(extra.body));
-      }
+      if (extra) return sendJson(res, extra.status, extra.body, {});
 
       const matches = compiled
         .map((c) => ({ c, m: c.regex.exec(url.pathname) }))

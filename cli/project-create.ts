@@ -3,9 +3,9 @@ import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-clo
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import * as v from 'valibot';
-import { createProject } from '#core/projects';
-import { createRepository, ProjectExistsError } from '#core/repository';
-import { settingsSchema } from '#core/settings';
+import { createProject } from '#core/tenancy/projects';
+import { createRepository, ProjectExistsError } from '#core/store/repository';
+import { settingsSchema } from '#core/tenancy/settings';
 
 /**
  * npm run project:create -- <project-id> [--env development] [--env production] [--name "Acme"]

@@ -1,6 +1,6 @@
-import { emailOtpStart } from '#core/otp-api';
+import { emailOtpStart } from '#core/styles/mobile-email';
 import { runtime } from '#core/runtime';
-import { defaultSesSender } from '#core/ses-email';
+import { defaultSesSender } from '#core/delivery/ses-email';
 
 /** POST /auth/{projectId}/{environment}/email-otp-signup */
 export const makeHandler = emailOtpStart.bind(undefined, 'signup');

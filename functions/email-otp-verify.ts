@@ -1,4 +1,4 @@
-import { emailOtpVerify } from '#core/otp-api';
+import { emailOtpVerify } from '#core/styles/mobile-email';
 import { runtime } from '#core/runtime';
 
 /** POST /auth/{projectId}/{environment}/email-otp-verify */

@@ -1,4 +1,4 @@
-import { jwksRoute } from '#core/discovery';
+import { jwksRoute } from '#core/tokens/discovery';
 import { runtime } from '#core/runtime';
 
 /** GET /auth/{projectId}/{environment}/.well-known/jwks.json */

@@ -1,6 +1,6 @@
-import { mobileOtpStart } from '#core/otp-api';
+import { mobileOtpStart } from '#core/styles/mobile-email';
 import { runtime } from '#core/runtime';
-import { twilioSmsSender } from '#core/twilio-sms';
+import { twilioSmsSender } from '#core/delivery/twilio-sms';
 
 /** POST /auth/{projectId}/{environment}/mobile-otp-login */
 export const makeHandler = mobileOtpStart.bind(undefined, 'login');

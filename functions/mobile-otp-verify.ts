@@ -1,4 +1,4 @@
-import { mobileOtpVerify } from '#core/otp-api';
+import { mobileOtpVerify } from '#core/styles/mobile-email';
 import { runtime } from '#core/runtime';
 
 /** POST /auth/{projectId}/{environment}/mobile-otp-verify */

@@ -1,4 +1,4 @@
-import { openidConfigurationRoute } from '#core/discovery';
+import { openidConfigurationRoute } from '#core/tokens/discovery';
 import { runtime } from '#core/runtime';
 
 /** GET /auth/{projectId}/{environment}/.well-known/openid-configuration */

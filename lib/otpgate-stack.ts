@@ -5,7 +5,7 @@ import { AttributeType, Billing, TableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import { Effect, PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { Secret, type ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
-import { TABLE_KEYS } from '#core/table-keys';
+import { TABLE_KEYS } from '#core/store/table-keys';
 import { OtpFunction } from './otp-function';
 import { routes, type Capability } from './routes';
 

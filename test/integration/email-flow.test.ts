@@ -2,7 +2,7 @@ import { SESv2Client, SendEmailCommand } from '@aws-sdk/client-sesv2';
 import { mockClient } from 'aws-sdk-client-mock';
 import { decodeJwt } from 'jose';
 import { runtime } from '#core/runtime';
-import { sesEmailSender } from '#core/ses-email';
+import { sesEmailSender } from '#core/delivery/ses-email';
 import { handler as signup, makeHandler as makeSignup } from '../../functions/email-otp-signup';
 import { handler as login } from '../../functions/email-otp-login';
 import { handler as verify } from '../../functions/email-otp-verify';

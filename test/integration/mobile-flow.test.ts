@@ -1,5 +1,5 @@
 import { createLocalJWKSet, jwtVerify } from 'jose';
-import { createEngine } from '#core/engine';
+import { createEngine } from '#core/otp/engine';
 import { runtime } from '#core/runtime';
 import { handler as signup } from '../../functions/mobile-otp-signup';
 import { handler as login } from '../../functions/mobile-otp-login';

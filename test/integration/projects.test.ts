@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { createProject, issueAppKey } from '#core/projects';
+import { createProject, issueAppKey } from '#core/tenancy/projects';
 import { runtime } from '#core/runtime';
 import { handler as signup } from '../../functions/email-otp-signup';
 import { call, event, uniqueEmail } from '../support/harness';

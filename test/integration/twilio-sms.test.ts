@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConfigError } from '#core/errors';
-import { resolveSettings } from '#core/settings';
-import { parseTwilioCredentials, twilioSmsSender } from '#core/twilio-sms';
+import { resolveSettings } from '#core/tenancy/settings';
+import { parseTwilioCredentials, twilioSmsSender } from '#core/delivery/twilio-sms';
 import { inbox, uniqueIndianMobile } from '../support/harness';
 
 /** The real twilio SDK against the local Twilio-compatible endpoint started by global-setup. */

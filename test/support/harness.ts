@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
-import { createProject } from '#core/projects';
+import { createProject } from '#core/tenancy/projects';
 import { runtime } from '#core/runtime';
 import { readInbox, type DevMessage } from '../../local/inbox';
 

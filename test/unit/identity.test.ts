@@ -1,4 +1,4 @@
-import { normaliseEmail, normalisePhone } from '#core/identity';
+import { normaliseEmail, normalisePhone } from '#core/otp/identity';
 
 const policy = { defaultCountryCode: '+91', allowedCountries: [] as string[] };
 const india = { e164: '+919876543211', nationalNumber: '9876543211', countryCallingCode: '+91', country: 'IN' };

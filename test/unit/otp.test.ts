@@ -1,4 +1,4 @@
-import { codeMatches, generateCode, hashCode, normaliseSubmittedCode } from '#core/otp';
+import { codeMatches, generateCode, hashCode, normaliseSubmittedCode } from '#core/otp/codes';
 
 const pepper = Buffer.from('unit-test-pepper-0123456789abcdef');
 const binding = 'proj#dev#sms#+919876543211#challenge-1';

@@ -1,7 +1,7 @@
 import { DynamoDBClient, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
-import { createRepository, IdentityTakenError } from '#core/repository';
+import { createRepository, IdentityTakenError } from '#core/store/repository';
 
 /**
  * DynamoDB cancels transactions that overlap on an item with TransactionConflict, which DynamoDB

@@ -1,5 +1,5 @@
 import { ApiError, errors } from '#core/errors';
-import { emailBody, mobileBody, parse, submittedCode } from '#core/schemas';
+import { emailBody, mobileBody, parse, submittedCode } from '#core/styles/mobile-email-schemas';
 
 const caught = (fn: () => unknown): ApiError => {
   try {

@@ -1,4 +1,4 @@
-import { resolveSettings } from '#core/settings';
+import { resolveSettings } from '#core/tenancy/settings';
 
 const custom = {
   codeLength: 8,

@@ -6,7 +6,7 @@ import {
   openidConfiguration,
   signingKeyFromSeed,
   type AccessTokenRequest,
-} from '#core/tokens';
+} from '#core/tokens/access-tokens';
 
 const seedA = 'unit-test-signing-seed-A-0123456789abcdef';
 const seedB = 'unit-test-signing-seed-B-0123456789abcdef';

@@ -1,6 +1,6 @@
 import { parsePhoneNumberFromString, type CountryCode } from 'libphonenumber-js';
 import * as v from 'valibot';
-import { errors } from './errors';
+import { errors } from '#core/errors';
 
 export type Channel = 'sms' | 'email';
 

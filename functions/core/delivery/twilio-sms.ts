@@ -1,10 +1,10 @@
 import twilio from 'twilio';
 import type RequestClient from 'twilio/lib/base/RequestClient';
 import * as v from 'valibot';
-import type { Deliver } from './engine';
-import { ConfigError } from './errors';
-import { smsText } from './messages';
-import { cached, type SecretSource } from './secrets';
+import type { Deliver } from '#core/otp/engine';
+import { ConfigError } from '#core/errors';
+import { smsText } from '#core/delivery/messages';
+import { cached, type SecretSource } from '#core/secrets';
 
 /** The Twilio secret: the account's credentials and who the SMS comes from. */
 const credentialsSchema = v.object({

@@ -1,4 +1,4 @@
-import type { OutgoingCode } from './engine';
+import type { OutgoingCode } from '#core/otp/engine';
 
 /** The words around a code. One place, so SMS, email and later WhatsApp say the same thing. */
 export const smsText = ({ code, settings }: OutgoingCode): string =>

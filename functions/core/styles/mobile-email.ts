@@ -1,9 +1,9 @@
-import type { Deliver, Engine, Tenant } from './engine';
-import { requestOrigin, json, tenantRoute, type HttpEvent, type TenantResolver } from './http';
-import { normaliseEmail, normalisePhone, type Identity, type Phone } from './identity';
-import { emailBody, emailVerifyBody, mobileBody, mobileVerifyBody, parse, submittedCode } from './schemas';
-import type { TenantRef } from './repository';
-import { issuerFor, issueAccessToken, type SigningKey } from './tokens';
+import type { Deliver, Engine, Tenant } from '#core/otp/engine';
+import { requestOrigin, json, tenantRoute, type HttpEvent, type TenantResolver } from '#core/http/route';
+import { normaliseEmail, normalisePhone, type Identity, type Phone } from '#core/otp/identity';
+import { emailBody, emailVerifyBody, mobileBody, mobileVerifyBody, parse, submittedCode } from '#core/styles/mobile-email-schemas';
+import type { TenantRef } from '#core/store/repository';
+import { issuerFor, issueAccessToken, type SigningKey } from '#core/tokens/access-tokens';
 
 /**
  * The mobile/email OTP API (signup, login, verify under /auth/{project}/{environment}/), in the

@@ -1,5 +1,5 @@
-import { appKeyId, generateAppKey, hashAppKey } from './app-keys';
-import type { Repository } from './repository';
+import { appKeyId, generateAppKey, hashAppKey } from '#core/tenancy/app-keys';
+import type { Repository } from '#core/store/repository';
 
 /** Project ids and environment names are path segments of every URL: keep them boring. */
 export const NAME_PATTERN = /^[a-z0-9][a-z0-9-]{0,62}$/;

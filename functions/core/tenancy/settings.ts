@@ -1,5 +1,5 @@
 import * as v from 'valibot';
-import { MAX_CODE_LENGTH, MIN_CODE_LENGTH } from './otp';
+import { MAX_CODE_LENGTH, MIN_CODE_LENGTH } from '#core/otp/codes';
 
 /**
  * Per-project settings, stored on the project record. Every field has a default, so a project

@@ -1,7 +1,7 @@
 import { SendEmailCommand, SESv2Client } from '@aws-sdk/client-sesv2';
-import { requireValue, type Config } from './config';
-import type { Deliver } from './engine';
-import { emailContent } from './messages';
+import { requireValue, type Config } from '#core/config';
+import type { Deliver } from '#core/otp/engine';
+import { emailContent } from '#core/delivery/messages';
 
 export const sesEmailSender =
   (client: SESv2Client, from: string): Deliver =>

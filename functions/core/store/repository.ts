@@ -7,7 +7,7 @@ import {
   UpdateCommand,
   type DynamoDBDocumentClient,
 } from '@aws-sdk/lib-dynamodb';
-import type { Identity } from './identity';
+import type { Identity } from '#core/otp/identity';
 
 /**
  * Every read and write otpgate makes to its one table. Keys (pk / sk):

@@ -1,7 +1,7 @@
-import { errors } from './errors';
-import { json, publicRoute, requestOrigin, tenantPath, type HttpEvent } from './http';
-import type { Repository, TenantRef } from './repository';
-import { issuerFor, jwksDocument, openidConfiguration, type SigningKey } from './tokens';
+import { errors } from '#core/errors';
+import { json, publicRoute, requestOrigin, tenantPath, type HttpEvent } from '#core/http/route';
+import type { Repository, TenantRef } from '#core/store/repository';
+import { issuerFor, jwksDocument, openidConfiguration, type SigningKey } from '#core/tokens/access-tokens';
 
 /**
  * Public discovery documents of a project and environment (no APP-KEY): what a client or an API

@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { ConfigError, errors } from './errors';
-import type { Identity } from './identity';
-import { describeError, log, mask } from './log';
-import { codeMatches, generateCode, hashCode, secureRandomInt, type RandomInt } from './otp';
-import { IdentityTakenError, type OtpRecord, type Repository, type TenantRef } from './repository';
-import type { ProjectSettings } from './settings';
+import { ConfigError, errors } from '#core/errors';
+import type { Identity } from '#core/otp/identity';
+import { describeError, log, mask } from '#core/log';
+import { codeMatches, generateCode, hashCode, secureRandomInt, type RandomInt } from '#core/otp/codes';
+import { IdentityTakenError, type OtpRecord, type Repository, type TenantRef } from '#core/store/repository';
+import type { ProjectSettings } from '#core/tenancy/settings';
 
 /**
  * The OTP engine: issue a code to an identity, verify it. It knows nothing of any one API's

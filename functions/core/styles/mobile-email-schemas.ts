@@ -1,6 +1,6 @@
 import * as v from 'valibot';
-import { ApiError, errors } from './errors';
-import { normaliseSubmittedCode } from './otp';
+import { ApiError, errors } from '#core/errors';
+import { normaliseSubmittedCode } from '#core/otp/codes';
 
 /**
  * Request bodies of the mobile/email OTP API, as its documents show them. Unknown fields are

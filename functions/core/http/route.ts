@@ -1,13 +1,13 @@
 import middy, { type MiddlewareObj } from '@middy/core';
 import httpHeaderNormalizer from '@middy/http-header-normalizer';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
-import { hashAppKey } from './app-keys';
-import type { Tenant } from './engine';
-import { ApiError, ConfigError, errors } from './errors';
-import { describeError, log } from './log';
-import { NAME_PATTERN } from './projects';
-import type { Repository } from './repository';
-import { resolveSettings } from './settings';
+import { hashAppKey } from '#core/tenancy/app-keys';
+import type { Tenant } from '#core/otp/engine';
+import { ApiError, ConfigError, errors } from '#core/errors';
+import { describeError, log } from '#core/log';
+import { NAME_PATTERN } from '#core/tenancy/projects';
+import type { Repository } from '#core/store/repository';
+import { resolveSettings } from '#core/tenancy/settings';
 
 export type HttpEvent = APIGatewayProxyEventV2;
 export type HttpResult = APIGatewayProxyStructuredResultV2;

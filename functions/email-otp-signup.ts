@@ -6,4 +6,4 @@ import { defaultSesSender } from '#core/delivery/ses-email';
 export const makeHandler = emailOtpStart.bind(undefined, 'signup');
 
 const rt = runtime();
-export const handler = makeHandler({ ...rt, deliver: defaultSesSender(rt.config) });
+export const handler = makeHandler({ ...rt, sender: defaultSesSender(rt.config) });

@@ -8,5 +8,5 @@ export const makeHandler = mobileOtpStart.bind(undefined, 'login');
 const rt = runtime();
 export const handler = makeHandler({
   ...rt,
-  deliver: twilioSmsSender(rt.secrets, { apiBaseUrl: rt.config.twilioApiBaseUrl }),
+  sender: twilioSmsSender(rt.secrets, { apiBaseUrl: rt.config.twilioApiBaseUrl }),
 });

@@ -35,6 +35,8 @@ export class ApiError extends Error {
   }
 }
 
+const channelNames = { sms: 'SMS', whatsapp: 'WhatsApp message', email: 'email' } as const;
+
 /** Every error code otpgate returns, in one place so the README and the code cannot drift. */
 export const errors = {
   missingAppKey: () => new ApiError(401, 'missing_app_key', 'The APP-KEY header is required.'),
@@ -56,8 +58,8 @@ export const errors = {
     new ApiError(400, 'no_pending_otp', 'There is no code waiting to be verified; request a new one.'),
   tooManyAttempts: () =>
     new ApiError(429, 'too_many_attempts', 'Too many wrong codes; request a new one.'),
-  deliveryFailed: (channel: 'sms' | 'email', cause?: unknown) =>
-    new ApiError(502, 'delivery_failed', `The ${channel === 'sms' ? 'SMS' : 'email'} could not be sent; try again later.`, { cause }),
+  deliveryFailed: (channel: 'sms' | 'whatsapp' | 'email', cause?: unknown) =>
+    new ApiError(502, 'delivery_failed', `The ${channelNames[channel]} could not be sent; try again later.`, { cause }),
   projectNotFound: () => new ApiError(404, 'project_not_found', 'No such project and environment.'),
   timeout: () => new ApiError(503, 'timeout', 'The request took too long; try again.'),
   internal: () => new ApiError(500, 'internal_error', 'Something went wrong on our side; try again later.'),

@@ -2,14 +2,21 @@
  * A deliberately small JSON-lines logger. Callers pass only fields that are safe to print:
  * never a body, a code, a token, a key or a secret; identifiers go through mask().
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
+
 type Level = 'debug' | 'info' | 'warn' | 'error' | 'silent';
 const order: Record<Level, number> = { debug: 10, info: 20, warn: 30, error: 40, silent: 99 };
 
 const threshold = (): number => order[(process.env.LOG_LEVEL as Level | undefined) ?? 'info'] ?? order.info;
 
+/** Fields every line of the current request carries (its request id); per async context, so concurrent local requests never mix. */
+const requestFields = new AsyncLocalStorage<Record<string, unknown>>();
+
+export const withLogContext = <T>(fields: Record<string, unknown>, run: () => T): T => requestFields.run(fields, run);
+
 const emit = (level: Exclude<Level, 'silent'>, message: string, fields: Record<string, unknown>): void => {
   if (order[level] < threshold()) return;
-  const line = JSON.stringify({ level, message, time: new Date().toISOString(), ...fields });
+  const line = JSON.stringify({ level, message, time: new Date().toISOString(), ...requestFields.getStore(), ...fields });
   (level === 'error' || level === 'warn' ? console.error : console.log)(line);
 };
 

@@ -3,7 +3,7 @@ import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { loadConfig, type Config } from '#core/config';
 import { createEngine, type Engine } from '#core/otp/engine';
-import { createTenantResolver, type TenantResolver } from '#core/http/route';
+import { createKeyTenantResolver, createTenantResolver, type TenantResolver } from '#core/http/route';
 import { createRepository, type Repository, type TenantRef } from '#core/store/repository';
 import { cached, fileSecrets, requiredSecret, secretsManagerSecrets, type SecretSource } from '#core/secrets';
 import { signingKeyFromSeed, type SigningKey } from '#core/tokens/access-tokens';
@@ -21,7 +21,10 @@ export interface Runtime {
   readonly pepper: () => Promise<Uint8Array>;
   /** The signing key of one project and environment, derived once per container. */
   readonly signingKey: (tenant: TenantRef) => Promise<SigningKey>;
+  /** APP-KEY plus /auth/{project}/{environment} in the path (the mobile/email style). */
   readonly tenants: TenantResolver;
+  /** The key alone picks the tenant (styles whose URLs name no project). */
+  readonly keyTenants: TenantResolver;
   readonly engine: Engine;
 }
 
@@ -55,6 +58,7 @@ export const createRuntime = (config: Config = loadConfig()): Runtime => {
     pepper,
     signingKey,
     tenants: createTenantResolver(repo, config.defaultCountryCode),
+    keyTenants: createKeyTenantResolver(repo, config.defaultCountryCode),
     engine: createEngine({ repo, pepper }),
   };
 };

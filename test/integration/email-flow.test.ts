@@ -60,7 +60,7 @@ test('an SES failure is 502 delivery_failed and leaves no half-made user', async
   ses.on(SendEmailCommand).rejects(Object.assign(new Error('Email address is not verified.'), { name: 'MessageRejected' }));
   try {
     const rt = runtime();
-    const failing = makeSignup({ ...rt, deliver: sesEmailSender(new SESv2Client({}), 'no-reply@otpgate.local') });
+    const failing = makeSignup({ ...rt, sender: sesEmailSender(new SESv2Client({}), 'no-reply@otpgate.local') });
     const email = uniqueEmail();
     const res = await post(failing, { email });
     expect(res.status).toBe(502);

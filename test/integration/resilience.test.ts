@@ -17,8 +17,11 @@ beforeAll(async () => {
 });
 
 const post = (handler: Handler, body: unknown) => call(handler, event(tenant, { body, appKey: tenant.appKey }));
-const failingDelivery = async () => {
-  throw Object.assign(new Error('provider down'), { code: 30008 });
+const failingDelivery = {
+  channel: 'sms' as const,
+  send: async () => {
+    throw Object.assign(new Error('provider down'), { code: 30008 });
+  },
 };
 
 test('a resend that cannot be delivered leaves the code the user already holds working', async () => {
@@ -26,7 +29,7 @@ test('a resend that cannot be delivered leaves the code the user already holds w
   await post(signup, { country_code: '+91', mobile });
   const held = await latestCode(`+91${mobile}`);
 
-  const failingLogin = makeLogin({ ...runtime(), deliver: failingDelivery });
+  const failingLogin = makeLogin({ ...runtime(), sender: failingDelivery });
   expect((await post(failingLogin, { mobile })).body.error.code).toBe('delivery_failed');
   expect((await post(verify, { mobile, otp_code: held })).status).toBe(200);
 });
@@ -36,7 +39,7 @@ test('a resend that cannot be delivered, with no earlier code, leaves nothing to
   await post(signup, { country_code: '+91', mobile });
   expect((await post(verify, { mobile, otp_code: await latestCode(`+91${mobile}`) })).status).toBe(200);
 
-  const failingLogin = makeLogin({ ...runtime(), deliver: failingDelivery });
+  const failingLogin = makeLogin({ ...runtime(), sender: failingDelivery });
   expect((await post(failingLogin, { mobile })).status).toBe(502);
   expect((await post(verify, { mobile, otp_code: '123456' })).body.error.code).toBe('no_pending_otp');
 });
@@ -47,7 +50,7 @@ test('no token for a code whose user was removed after it was sent', async () =>
   const code = await latestCode(`+91${mobile}`);
   // What an undone signup does to the address while a login's code is out.
   const doc = DynamoDBDocumentClient.from(new DynamoDBClient({}));
-  await doc.send(new DeleteCommand({ TableName: process.env.TABLE_NAME!, Key: { pk: `T#${tenant.projectId}#${tenant.environment}#ID#sms#+91${mobile}`, sk: 'IDENTITY' } }));
+  await doc.send(new DeleteCommand({ TableName: process.env.TABLE_NAME!, Key: { pk: `T#${tenant.projectId}#${tenant.environment}#ID#phone#+91${mobile}`, sk: 'IDENTITY' } }));
   doc.destroy();
 
   const res = await post(verify, { mobile, otp_code: code });
@@ -71,7 +74,7 @@ test('a signing key that cannot be loaded costs the user nothing: the same code 
 
 test('SMS not configured is our 500 (not the provider\'s 502), and the signup is undone', async () => {
   const rt = runtime();
-  const unconfigured = makeSignup({ ...rt, deliver: twilioSmsSender(async () => undefined) });
+  const unconfigured = makeSignup({ ...rt, sender: twilioSmsSender(async () => undefined) });
   const mobile = uniqueIndianMobile();
   const res = await post(unconfigured, { country_code: '+91', mobile });
   expect(res.status).toBe(500);

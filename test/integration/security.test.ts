@@ -58,9 +58,9 @@ describe('codes', () => {
     const digits = [0, 4, 2, 7, 1, 9];
     let i = 0;
     const engine = createEngine({ repo: rt.repo, pepper: rt.pepper, randomInt: () => digits[i++ % digits.length]! });
-    const deliver = twilioSmsSender(rt.secrets, { apiBaseUrl: rt.config.twilioApiBaseUrl });
+    const sender = twilioSmsSender(rt.secrets, { apiBaseUrl: rt.config.twilioApiBaseUrl });
     const mobile = uniqueIndianMobile();
-    expect((await post(makeSignup({ ...rt, engine, deliver }), { country_code: '+91', mobile })).status).toBe(201);
+    expect((await post(makeSignup({ ...rt, engine, sender }), { country_code: '+91', mobile })).status).toBe(201);
     expect(await latestCode(`+91${mobile}`)).toBe('042719');
 
     const res = await post(makeVerify({ ...rt, engine, publicBaseUrl: undefined }), { mobile, otp_code: 42719 });

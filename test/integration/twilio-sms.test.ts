@@ -9,12 +9,12 @@ import { inbox, uniqueIndianMobile } from '../support/harness';
 
 const apiBaseUrl = process.env.TWILIO_API_BASE_URL!;
 const credentials = JSON.parse(readFileSync(join(process.env.OTPGATE_SECRETS_DIR!, 'twilio'), 'utf8')) as { accountSid: string; authToken: string };
-const message = (to: string) => ({ identity: { channel: 'sms' as const, address: to }, code: '482913', settings: resolveSettings({ appName: 'Acme' }, '+91') });
+const message = (to: string) => ({ tenant: { projectId: 'p', environment: 'dev' }, identity: { kind: 'phone' as const, address: to }, code: '482913', settings: resolveSettings({ appName: 'Acme' }, '+91') });
 const secret = (value: object) => async () => JSON.stringify(value);
 
 test('sends through a Messaging Service when the secret names one', async () => {
   const to = `+91${uniqueIndianMobile()}`;
-  const send = twilioSmsSender(secret({ ...credentials, messagingServiceSid: 'MG0123456789abcdef0123456789abcdef' }), { apiBaseUrl });
+  const { send } = twilioSmsSender(secret({ ...credentials, messagingServiceSid: 'MG0123456789abcdef0123456789abcdef' }), { apiBaseUrl });
   await send(message(to));
   const [sms] = await inbox(to);
   expect(sms).toMatchObject({ channel: 'sms', to, code: '482913' });
@@ -22,7 +22,7 @@ test('sends through a Messaging Service when the secret names one', async () => 
 });
 
 test("wrong credentials are rejected the way Twilio rejects them (the SDK's RestException, 401 / 20003)", async () => {
-  const send = twilioSmsSender(secret({ ...credentials, authToken: 'wrong', from: '+15005550006' }), { apiBaseUrl });
+  const { send } = twilioSmsSender(secret({ ...credentials, authToken: 'wrong', from: '+15005550006' }), { apiBaseUrl });
   await expect(send(message(`+91${uniqueIndianMobile()}`))).rejects.toMatchObject({ status: 401, code: 20003 });
 });
 

@@ -9,9 +9,9 @@ import { createRepository, IdentityTakenError } from '#core/store/repository';
  */
 
 const tenant = { projectId: 'p', environment: 'dev' };
-const identity = { channel: 'sms' as const, address: '+919876543211' };
+const identity = { kind: 'phone' as const, address: '+919876543211' };
 const user = { userId: 'u1', mobile: identity.address, createdAt: '2026-01-01T00:00:00.000Z' };
-const otp = { challengeId: 'c1', userId: 'u1', codeHash: 'h', expiresAt: Date.now() + 60_000, attempts: 0, maxAttempts: 5, createdAt: Date.now() };
+const otp = { challengeId: 'c1', userId: 'u1', channel: 'sms' as const, codeHash: 'h', expiresAt: Date.now() + 60_000, attempts: 0, maxAttempts: 5, createdAt: Date.now() };
 
 const cancelled = (...codes: string[]) =>
   new TransactionCanceledException({ message: 'Transaction cancelled', $metadata: {}, CancellationReasons: codes.map((Code) => ({ Code })) });

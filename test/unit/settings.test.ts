@@ -36,6 +36,7 @@ describe('resolveSettings', () => {
     ['codeLength', 11],
     ['codeLength', 6.5],
     ['otpTtlSeconds', 5],
+    ['otpTtlSeconds', 601],
     ['maxAttempts', 0],
     ['tokenTtlSeconds', 10],
     ['defaultCountryCode', '91'],

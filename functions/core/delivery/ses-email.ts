@@ -1,11 +1,12 @@
 import { SendEmailCommand, SESv2Client } from '@aws-sdk/client-sesv2';
 import { requireValue, type Config } from '#core/config';
-import type { Deliver } from '#core/otp/engine';
+import type { Sender } from '#core/otp/engine';
 import { emailContent } from '#core/delivery/messages';
 
 export const sesEmailSender =
-  (client: SESv2Client, from: string): Deliver =>
-  async (message) => {
+  (client: SESv2Client, from: string): Sender => ({
+  channel: 'email',
+  send: async (message) => {
     const { subject, text } = emailContent(message);
     await client.send(
       new SendEmailCommand({
@@ -19,13 +20,14 @@ export const sesEmailSender =
         },
       }),
     );
-  };
+  },
+});
 
 /**
  * The deployed sender: without SENDER_EMAIL the function fails at cold start, naming it. SES gets
  * 5 s per call, well inside the function's 10 s, so a hung call still leaves time to undo a signup.
  */
-export const defaultSesSender = (config: Config): Deliver =>
+export const defaultSesSender = (config: Config): Sender =>
   sesEmailSender(
     new SESv2Client({ requestHandler: { connectionTimeout: 2000, requestTimeout: 5000 } }),
     requireValue(config.senderEmail, 'SENDER_EMAIL'),

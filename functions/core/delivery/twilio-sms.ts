@@ -1,7 +1,7 @@
 import twilio from 'twilio';
 import type RequestClient from 'twilio/lib/base/RequestClient';
 import * as v from 'valibot';
-import type { Deliver } from '#core/otp/engine';
+import type { Sender } from '#core/otp/engine';
 import { ConfigError } from '#core/errors';
 import { smsText } from '#core/delivery/messages';
 import { cached, type SecretSource } from '#core/secrets';
@@ -48,7 +48,7 @@ export const parseTwilioCredentials = (raw: string): TwilioCredentials => {
   return result.output;
 };
 
-export const twilioSmsSender = (secrets: SecretSource, options: { apiBaseUrl?: string | undefined } = {}): Deliver => {
+export const twilioSmsSender = (secrets: SecretSource, options: { apiBaseUrl?: string | undefined } = {}): Sender => {
   const client = cached(async () => {
     const raw = await secrets('twilio');
     if (raw === undefined) throw new ConfigError('SMS is not configured: no Twilio secret');
@@ -60,12 +60,15 @@ export const twilioSmsSender = (secrets: SecretSource, options: { apiBaseUrl?: s
     };
   });
 
-  return async (message) => {
-    const { api, credentials } = await client();
-    await api.messages.create({
-      to: message.identity.address,
-      body: smsText(message),
-      ...(credentials.messagingServiceSid ? { messagingServiceSid: credentials.messagingServiceSid } : { from: credentials.from! }),
-    });
+  return {
+    channel: 'sms',
+    send: async (message) => {
+      const { api, credentials } = await client();
+      await api.messages.create({
+        to: message.identity.address,
+        body: smsText(message),
+        ...(credentials.messagingServiceSid ? { messagingServiceSid: credentials.messagingServiceSid } : { from: credentials.from! }),
+      });
+    },
   };
 };

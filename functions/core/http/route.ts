@@ -4,7 +4,7 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context
 import { hashAppKey } from '#core/tenancy/app-keys';
 import type { Tenant } from '#core/otp/engine';
 import { ApiError, ConfigError, errors } from '#core/errors';
-import { describeError, log } from '#core/log';
+import { describeError, log, withLogContext } from '#core/log';
 import { NAME_PATTERN } from '#core/tenancy/projects';
 import type { Repository } from '#core/store/repository';
 import { resolveSettings } from '#core/tenancy/settings';
@@ -26,16 +26,24 @@ export const json = (statusCode: number, body: unknown, headers: Record<string, 
 });
 
 /**
- * Turns any error into the one JSON error shape. ApiErrors (always < 500 unless a provider failed)
- * are shown as they are; anything else is logged by kind only and leaves as a generic 500, so no
- * message, stack or internal detail ever reaches a client.
+ * How an API style shows an error. The core shape is `{"error":{"code","message",...}}`; other
+ * styles wrap the same ApiError (same code, same status) in their documents' envelope.
  */
-export const errorResponder = (): MiddlewareObj<HttpEvent, HttpResult> => ({
+export type ErrorFormatter = (error: ApiError, event: HttpEvent) => HttpResult;
+
+export const coreErrorFormat: ErrorFormatter = (error) => json(error.status, error.toBody());
+
+/**
+ * Turns any error into the style's JSON error shape. ApiErrors (always < 500 unless a provider
+ * failed) are shown as they are; anything else is logged by kind only and leaves as a generic 500,
+ * so no message, stack or internal detail ever reaches a client.
+ */
+export const errorResponder = (format: ErrorFormatter = coreErrorFormat): MiddlewareObj<HttpEvent, HttpResult> => ({
   onError: async function errorResponderOnError(request) {
     const { error } = request;
     if (error instanceof ApiError) {
       if (error.status >= 500) log.warn('request failed', { code: error.code, status: error.status });
-      request.response = json(error.status, error.toBody());
+      request.response = format(error, request.event);
       return;
     }
     log.error('unexpected error', {
@@ -43,7 +51,7 @@ export const errorResponder = (): MiddlewareObj<HttpEvent, HttpResult> => ({
       // ConfigError messages name a setting, never a value, so they are safe to show an operator.
       ...(error instanceof ConfigError ? { detail: error.message } : {}),
     });
-    request.response = json(500, errors.internal().toBody());
+    request.response = format(errors.internal(), request.event);
   },
 });
 
@@ -91,6 +99,17 @@ export const tenantPath = (event: HttpEvent): TenantPath => {
 
 export type TenantResolver = (event: HttpEvent) => Promise<Tenant>;
 
+/** The styles' key headers, in the order they are looked at (header names arrive lower-cased). */
+const KEY_HEADERS = ['app-key', 'x-api-key'] as const;
+
+const keyOf = (event: HttpEvent): string => {
+  for (const name of KEY_HEADERS) {
+    const value = event.headers[name]?.trim();
+    if (value) return value;
+  }
+  throw errors.missingAppKey();
+};
+
 /**
  * An APP-KEY opens exactly one project and environment. The key is looked up by its hash; a key of
  * another project or environment, or a path no project can have, is rejected exactly like an
@@ -100,12 +119,24 @@ export const createTenantResolver =
   (repo: Repository, defaultCountryCode: string): TenantResolver =>
   async (event) => {
     const { projectId, environment } = pathOf(event);
-    const appKey = event.headers['app-key']?.trim();
-    if (!appKey) throw errors.missingAppKey();
+    const appKey = keyOf(event);
     if (!isTenantName({ projectId, environment })) throw errors.invalidAppKey();
     const [key, project] = await Promise.all([repo.findAppKey(hashAppKey(appKey)), repo.findProject(projectId)]);
     if (!key || !project || key.projectId !== projectId || key.environment !== environment) throw errors.invalidAppKey();
     return { projectId, environment, settings: resolveSettings(project.settings, defaultCountryCode) };
+  };
+
+/**
+ * For styles whose URLs name no project (`x-api-key` / `X-API-KEY` alone): the key picks the
+ * project and environment. Same hashing and the same answer for every kind of wrong key.
+ */
+export const createKeyTenantResolver =
+  (repo: Repository, defaultCountryCode: string): TenantResolver =>
+  async (event) => {
+    const key = await repo.findAppKey(hashAppKey(keyOf(event)));
+    const project = key ? await repo.findProject(key.projectId) : undefined;
+    if (!key || !project) throw errors.invalidAppKey();
+    return { projectId: key.projectId, environment: key.environment, settings: resolveSettings(project.settings, defaultCountryCode) };
   };
 
 export interface TenantContext extends Context {
@@ -124,24 +155,40 @@ const timeoutEarlyResponse = () => {
   throw errors.timeout();
 };
 
+export interface RouteOptions {
+  /** The style's error envelope; the core shape by default. */
+  readonly formatError?: ErrorFormatter;
+}
+
+type LambdaHandler = (event: HttpEvent, context: Context) => Promise<HttpResult>;
+
+/** Every log line of a request carries its request id: the id some styles return as `traceId`. */
+const withRequestLog = (handler: LambdaHandler): LambdaHandler => (event, context) =>
+  withLogContext({ requestId: event.requestContext?.requestId }, () => handler(event, context));
+
 /** A JSON POST route of a tenant: headers normalised, errors shaped, APP-KEY checked, then the body parsed. */
 export const tenantRoute = (
   resolveTenant: TenantResolver,
   handle: (body: Record<string, unknown>, tenant: Tenant, event: HttpEvent) => Promise<HttpResult>,
+  options: RouteOptions = {},
 ) =>
-  middy<HttpEvent, HttpResult>({ timeoutEarlyResponse })
-    .use(httpHeaderNormalizer())
-    .use(errorResponder())
-    .use(tenantAuth(resolveTenant))
-    .use(jsonBody())
-    .handler((event, context) => handle(parsedBody(event), (context as TenantContext).tenant, event));
+  withRequestLog(
+    middy<HttpEvent, HttpResult>({ timeoutEarlyResponse })
+      .use(httpHeaderNormalizer())
+      .use(errorResponder(options.formatError))
+      .use(tenantAuth(resolveTenant))
+      .use(jsonBody())
+      .handler((event, context) => handle(parsedBody(event), (context as TenantContext).tenant, event)),
+  );
 
 /** A public GET route (no APP-KEY): headers normalised and errors shaped. */
-export const publicRoute = (handle: (event: HttpEvent) => Promise<HttpResult>) =>
-  middy<HttpEvent, HttpResult>({ timeoutEarlyResponse })
-    .use(httpHeaderNormalizer())
-    .use(errorResponder())
-    .handler((event) => handle(event));
+export const publicRoute = (handle: (event: HttpEvent) => Promise<HttpResult>, options: RouteOptions = {}) =>
+  withRequestLog(
+    middy<HttpEvent, HttpResult>({ timeoutEarlyResponse })
+      .use(httpHeaderNormalizer())
+      .use(errorResponder(options.formatError))
+      .handler((event) => handle(event)),
+  );
 
 /** The public origin clients used for this request: the configured one, else API Gateway's domain. */
 export const requestOrigin = (event: HttpEvent, publicBaseUrl: string | undefined): string =>

@@ -2,13 +2,24 @@ import { parsePhoneNumberFromString, type CountryCode } from 'libphonenumber-js'
 import * as v from 'valibot';
 import { errors } from '#core/errors';
 
-export type Channel = 'sms' | 'email';
+/** What identifies a user: a phone number (however the code reaches it) or an email address. */
+export type IdentityKind = 'phone' | 'email';
 
-/** Who a code is for: the channel and the normalised address (E.164 or lower-cased email). */
+/** How a code travels. A phone identity can be reached by SMS or WhatsApp; it stays one identity. */
+export type DeliveryChannel = 'sms' | 'whatsapp' | 'email';
+
+/**
+ * Who a code is for: the kind and the normalised address (E.164 or lower-cased email). Users,
+ * pending codes and (later) limits are keyed by identity, so one phone number is one user across
+ * every API style and channel of a project and environment.
+ */
 export interface Identity {
-  readonly channel: Channel;
+  readonly kind: IdentityKind;
   readonly address: string;
 }
+
+export const phoneIdentity = (e164: string): Identity => ({ kind: 'phone', address: e164 });
+export const emailIdentity = (address: string): Identity => ({ kind: 'email', address });
 
 export interface Phone {
   readonly e164: string;

@@ -7,7 +7,7 @@ import {
   UpdateCommand,
   type DynamoDBDocumentClient,
 } from '@aws-sdk/lib-dynamodb';
-import type { Identity } from '#core/otp/identity';
+import type { DeliveryChannel, Identity } from '#core/otp/identity';
 
 /**
  * Every read and write otpgate makes to its one table. Keys (pk / sk):
@@ -45,7 +45,9 @@ export interface UserRecord {
 
 export interface OtpRecord {
   readonly challengeId: string;
-  readonly userId: string;
+  /** The user the code was sent to; absent when the address had no user yet (styles that create users on verify). */
+  readonly userId?: string | undefined;
+  readonly channel: DeliveryChannel;
   readonly codeHash: string;
   readonly expiresAt: number; // epoch ms; the authority on expiry
   readonly attempts: number;
@@ -84,9 +86,9 @@ export class IdentityTakenError extends Error {
 }
 
 const tenantPrefix = (t: TenantRef) => `T#${t.projectId}#${t.environment}`;
-const identityKey = (t: TenantRef, id: Identity) => ({ pk: `${tenantPrefix(t)}#ID#${id.channel}#${id.address}`, sk: 'IDENTITY' });
+const identityKey = (t: TenantRef, id: Identity) => ({ pk: `${tenantPrefix(t)}#ID#${id.kind}#${id.address}`, sk: 'IDENTITY' });
 const userKey = (t: TenantRef, userId: string) => ({ pk: `${tenantPrefix(t)}#USER#${userId}`, sk: 'USER' });
-const otpKey = (t: TenantRef, id: Identity) => ({ pk: `${tenantPrefix(t)}#OTP#${id.channel}#${id.address}`, sk: 'OTP' });
+const otpKey = (t: TenantRef, id: Identity) => ({ pk: `${tenantPrefix(t)}#OTP#${id.kind}#${id.address}`, sk: 'OTP' });
 
 /** The DynamoDB TTL only sweeps; keep records a day past expiry so a late verify still reads "expired". */
 const SWEEP_GRACE_SECONDS = 86_400;
@@ -127,6 +129,7 @@ const retryOnConflict = async <T>(run: () => Promise<T>, tries = 3): Promise<T> 
 };
 
 export type ConsumeOutcome = 'consumed' | 'gone' | 'no-user';
+export type CreatingConsumeOutcome = 'consumed' | 'gone' | 'identity-exists';
 
 export const createRepository = (doc: DynamoDBDocumentClient, tableName: string) => {
   const otpItem = (tenant: TenantRef, identity: Identity, otp: OtpRecord) => ({
@@ -288,19 +291,69 @@ export const createRepository = (doc: DynamoDBDocumentClient, tableName: string)
     },
 
     /**
+     * Uses up a code sent to an address that had no user yet, and registers the user in the same
+     * transaction. 'identity-exists' means someone registered the address meanwhile (another style's
+     * signup): the caller consumes again as that user.
+     */
+    async consumeOtpCreatingUser(tenant: TenantRef, identity: Identity, challengeId: string, user: UserRecord): Promise<CreatingConsumeOutcome> {
+      try {
+        await doc.send(
+          new TransactWriteCommand({
+            TransactItems: [
+              { Delete: { TableName: tableName, Key: otpKey(tenant, identity), ConditionExpression: 'challengeId = :c', ExpressionAttributeValues: { ':c': challengeId } } },
+              {
+                Put: {
+                  TableName: tableName,
+                  Item: { ...identityKey(tenant, identity), userId: user.userId, createdAt: user.createdAt },
+                  ConditionExpression: 'attribute_not_exists(pk)',
+                },
+              },
+              { Put: { TableName: tableName, Item: { ...userKey(tenant, user.userId), ...user }, ConditionExpression: 'attribute_not_exists(pk)' } },
+            ],
+          }),
+        );
+        return 'consumed';
+      } catch (error) {
+        if (cancelledBy(error, 0) || cancelledBy(error, 0, 'TransactionConflict')) return 'gone';
+        if (cancelledBy(error, 1)) return 'identity-exists';
+        throw error;
+      }
+    },
+
+    /** Uses up a code of a style that has no users (the WhatsApp OTP API): only the challenge matters. */
+    async consumeOtpOnly(tenant: TenantRef, identity: Identity, challengeId: string): Promise<'consumed' | 'gone'> {
+      try {
+        await doc.send(
+          new DeleteCommand({
+            TableName: tableName,
+            Key: otpKey(tenant, identity),
+            ConditionExpression: 'challengeId = :c',
+            ExpressionAttributeValues: { ':c': challengeId },
+          }),
+        );
+        return 'consumed';
+      } catch (error) {
+        if (error instanceof ConditionalCheckFailedException) return 'gone';
+        throw error;
+      }
+    },
+
+    /**
      * Counts one verification attempt before the code is compared, atomically: the attempt is
      * recorded only while the code is live and has tries left. Counting first means concurrent
      * guesses cannot get more tries than maxAttempts between them.
      */
-    async countAttempt(tenant: TenantRef, identity: Identity, now: number): Promise<AttemptOutcome> {
+    async countAttempt(tenant: TenantRef, identity: Identity, now: number, challengeId?: string): Promise<AttemptOutcome> {
+      // A style that names the challenge (a verification id) may only spend tries of that very code.
+      const sameChallenge = challengeId === undefined ? '' : ' AND challengeId = :c';
       try {
         const { Attributes } = await doc.send(
           new UpdateCommand({
             TableName: tableName,
             Key: otpKey(tenant, identity),
             UpdateExpression: 'ADD attempts :one',
-            ConditionExpression: 'attribute_exists(pk) AND expiresAt > :now AND attempts < maxAttempts',
-            ExpressionAttributeValues: { ':one': 1, ':now': now },
+            ConditionExpression: `attribute_exists(pk)${sameChallenge} AND expiresAt > :now AND attempts < maxAttempts`,
+            ExpressionAttributeValues: { ':one': 1, ':now': now, ...(challengeId === undefined ? {} : { ':c': challengeId }) },
             ReturnValues: 'ALL_NEW',
             ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
           }),
@@ -308,8 +361,8 @@ export const createRepository = (doc: DynamoDBDocumentClient, tableName: string)
         return { kind: 'counted', otp: Attributes as OtpRecord };
       } catch (error) {
         if (!(error instanceof ConditionalCheckFailedException)) throw error;
-        const old = error.Item as Record<string, { N?: string }> | undefined;
-        if (!old) return { kind: 'none' };
+        const old = error.Item as Record<string, { N?: string; S?: string }> | undefined;
+        if (!old || (challengeId !== undefined && old.challengeId?.S !== challengeId)) return { kind: 'none' };
         if (Number(old.expiresAt?.N) <= now) return { kind: 'expired' };
         return { kind: 'exhausted' };
       }

@@ -21,7 +21,8 @@ export interface ProjectSettings {
 export const settingsSchema = v.object({
   appName: v.optional(v.pipe(v.string(), v.trim(), v.minLength(1), v.maxLength(60))),
   codeLength: v.optional(v.pipe(v.number(), v.integer(), v.minValue(MIN_CODE_LENGTH), v.maxValue(MAX_CODE_LENGTH))),
-  otpTtlSeconds: v.optional(v.pipe(v.number(), v.integer(), v.minValue(30), v.maxValue(3600))),
+  // NIST SP 800-63B-4 and ASVS 6.5.5: an out-of-band code is valid for at most 10 minutes.
+  otpTtlSeconds: v.optional(v.pipe(v.number(), v.integer(), v.minValue(30), v.maxValue(600))),
   maxAttempts: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(20))),
   tokenTtlSeconds: v.optional(v.pipe(v.number(), v.integer(), v.minValue(60), v.maxValue(86_400))),
   defaultCountryCode: v.optional(v.pipe(v.string(), v.regex(/^\+[1-9][0-9]{0,2}$/))),

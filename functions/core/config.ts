@@ -12,6 +12,8 @@ export interface Config {
   readonly pepperSecretId: string | undefined;
   readonly signingKeySecretId: string | undefined;
   readonly twilioSecretId: string | undefined;
+  /** Where projects' own secrets live in Secrets Manager, e.g. "otpgate/OtpGate/" (then "projects/<id>/twilio"). */
+  readonly projectSecretPrefix: string | undefined;
   /** ... or a directory of secret files (local stack only). */
   readonly secretsDir: string | undefined;
   /** Local stack only: where the twilio SDK is sent instead of api.twilio.com. */
@@ -46,6 +48,7 @@ export const loadConfig = (env: Env = process.env): Config =>
     pepperSecretId: optional(env, 'PEPPER_SECRET_ID'),
     signingKeySecretId: optional(env, 'SIGNING_KEY_SECRET_ID'),
     twilioSecretId: optional(env, 'TWILIO_SECRET_ID'),
+    projectSecretPrefix: optional(env, 'PROJECT_SECRET_PREFIX'),
     secretsDir: optional(env, 'OTPGATE_SECRETS_DIR'),
     twilioApiBaseUrl: optional(env, 'TWILIO_API_BASE_URL')?.replace(/\/+$/, ''),
   });

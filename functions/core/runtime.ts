@@ -38,7 +38,7 @@ export const createRuntime = (config: Config = loadConfig()): Runtime => {
           pepper: config.pepperSecretId,
           'signing-key': config.signingKeySecretId,
           twilio: config.twilioSecretId,
-        });
+        }, { projectPrefix: config.projectSecretPrefix });
   const pepper = cached(async () => Buffer.from(await requiredSecret(secrets, 'pepper'), 'utf8'));
   const seed = cached(() => requiredSecret(secrets, 'signing-key'));
   const keys = new Map<string, () => Promise<SigningKey>>();

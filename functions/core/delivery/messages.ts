@@ -4,6 +4,10 @@ import type { OutgoingCode } from '#core/otp/engine';
 export const smsText = ({ code, settings }: OutgoingCode): string =>
   `${code} is your ${settings.appName} code. It expires in ${minutes(settings.otpTtlSeconds)}. Do not share it.`;
 
+/** The text of a WhatsApp code message when no approved Content template is configured. */
+export const whatsappText = ({ code, settings }: OutgoingCode): string =>
+  `${code} is your ${settings.appName} verification code. For your security, do not share this code.`;
+
 export const emailContent = ({ code, settings }: OutgoingCode) => ({
   subject: `Your ${settings.appName} sign-in code`,
   text: [

@@ -12,6 +12,8 @@ export interface ProjectSettings {
   readonly otpTtlSeconds: number;
   readonly maxAttempts: number;
   readonly tokenTtlSeconds: number;
+  /** Lifetime of the tokens of the verification-id style (POST /v1/user/authenticate), 2 hours as its documents say. */
+  readonly verificationTokenTtlSeconds: number;
   /** Calling code such as "+91"; falls back to the deployment's DEFAULT_COUNTRY_CODE. */
   readonly defaultCountryCode: string;
   /** ISO 3166-1 alpha-2 regions allowed for SMS, e.g. ["IN","US"]; empty means every country. */
@@ -25,6 +27,7 @@ export const settingsSchema = v.object({
   otpTtlSeconds: v.optional(v.pipe(v.number(), v.integer(), v.minValue(30), v.maxValue(600))),
   maxAttempts: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(20))),
   tokenTtlSeconds: v.optional(v.pipe(v.number(), v.integer(), v.minValue(60), v.maxValue(86_400))),
+  verificationTokenTtlSeconds: v.optional(v.pipe(v.number(), v.integer(), v.minValue(60), v.maxValue(86_400))),
   defaultCountryCode: v.optional(v.pipe(v.string(), v.regex(/^\+[1-9][0-9]{0,2}$/))),
   allowedCountries: v.optional(v.array(v.pipe(v.string(), v.regex(/^[A-Z]{2}$/)))),
 });
@@ -35,6 +38,7 @@ export const settingDefaults = {
   otpTtlSeconds: 300,
   maxAttempts: 5,
   tokenTtlSeconds: 3600,
+  verificationTokenTtlSeconds: 7200,
   allowedCountries: [] as readonly string[],
 };
 

@@ -1,5 +1,6 @@
 import type { Engine, Sender, Tenant } from '#core/otp/engine';
-import { json, tenantRoute, type TenantResolver } from '#core/http/route';
+import type { Context } from 'aws-lambda';
+import { json, tenantRoute, type HttpEvent, type HttpResult, type TenantResolver } from '#core/http/route';
 import { emailIdentity, normaliseEmail, normalisePhone, phoneIdentity, type Phone } from '#core/otp/identity';
 import { emailBody, emailVerifyBody, mobileBody, mobileVerifyBody, parse, submittedCode } from '#core/styles/mobile-email-schemas';
 import { verifyAndIssue, type IssuedToken, type TokenDeps } from '#core/tokens/verify-and-issue';
@@ -65,3 +66,34 @@ export const emailOtpVerify = (deps: VerifyDeps) =>
     const issued = await verifyAndIssue(deps, event, tenant, emailIdentity(address), code, { claims, ttlSeconds: tenant.settings.tokenTtlSeconds });
     return json(200, { user_id: issued.userId, email: address, ...tokenFields(issued) });
   });
+
+/**
+ * The documents' verify example posts `{mobile, otp_code}` to the login URL. Sending a new code
+ * there would kill the one the user is typing, so a login that carries a code is the verify it
+ * plainly means: same answer, same errors, nothing sent. A null or empty otp_code carries nothing.
+ * Only this peek happens outside the chosen route's chain; a body it cannot read stays a login,
+ * whose own chain then refuses it as usual.
+ */
+const carriesCode = (event: HttpEvent): boolean => {
+  const text = event.isBase64Encoded && event.body ? Buffer.from(event.body, 'base64').toString('utf8') : event.body;
+  if (!text) return false;
+  try {
+    const parsed: unknown = JSON.parse(text);
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return false;
+    const code = (parsed as Record<string, unknown>).otp_code;
+    return code !== undefined && code !== null && code !== '';
+  } catch {
+    return false;
+  }
+};
+
+export type LoginDeps = StartDeps & VerifyDeps;
+
+type LambdaHandler = (event: HttpEvent, context: Context) => Promise<HttpResult>;
+
+const loginOrVerify = (login: LambdaHandler, verify: LambdaHandler): LambdaHandler => (event, context) =>
+  (carriesCode(event) ? verify : login)(event, context);
+
+export const mobileOtpLogin = (deps: LoginDeps) => loginOrVerify(mobileOtpStart('login', deps), mobileOtpVerify(deps));
+
+export const emailOtpLogin = (deps: LoginDeps) => loginOrVerify(emailOtpStart('login', deps), emailOtpVerify(deps));

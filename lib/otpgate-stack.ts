@@ -102,7 +102,7 @@ export class OtpGateStack extends Stack {
     const api = new HttpApi(this, 'Api', {
       corsPreflight: {
         allowOrigins: props.corsAllowOrigins ?? ['*'],
-        allowHeaders: ['content-type', 'app-key', 'authorization'],
+        allowHeaders: ['content-type', 'app-key', 'x-api-key', 'authorization'],
         allowMethods: [CorsHttpMethod.GET, CorsHttpMethod.POST, CorsHttpMethod.OPTIONS],
         maxAge: Duration.days(1),
       },

@@ -100,6 +100,12 @@ describe('functions and routes come from the route table', () => {
     });
   });
 
+  test('the verification-id style is served at its documents\' paths, with no project in them', () => {
+    for (const routeKey of ['POST /v1/send-verification-code', 'POST /v1/user/authenticate']) {
+      withoutTwilio.template.hasResourceProperties('AWS::ApiGatewayV2::Route', { RouteKey: routeKey });
+    }
+  });
+
   test('no routes beyond the table', () => {
     template.resourceCountIs('AWS::ApiGatewayV2::Route', routes.length);
   });
@@ -187,6 +193,15 @@ describe('least privilege: each function gets exactly what its route needs', () 
     expect(environmentOf(withTwilio, jwks)).not.toHaveProperty('PEPPER_SECRET_ID');
   });
 
+  test('logins may read the signing key (a login carrying otp_code is a verify); the verification-id routes split sending and signing', () => {
+    for (const id of ['MobileOtpLogin', 'EmailOtpLogin', 'UserAuthenticate']) {
+      expect(touches(withTwilio, routeNamed(id), signingKeyOf(withTwilio))).toBe(true);
+    }
+    expect(touches(withTwilio, routeNamed('SendVerificationCode'), signingKeyOf(withTwilio))).toBe(false);
+    expect(touches(withTwilio, routeNamed('SendVerificationCode'), twilioSecretName)).toBe(true);
+    expect(touches(withTwilio, routeNamed('UserAuthenticate'), twilioSecretName)).toBe(false);
+  });
+
   test.each(routes)('$id: table access matches its needs', (route) => {
     const actions = actionsFor(withTwilio, route);
     const reads = needs(route, 'table:read') || needs(route, 'table:write');
@@ -239,12 +254,12 @@ describe('least privilege: each function gets exactly what its route needs', () 
 });
 
 describe('HTTP API', () => {
-  test('CORS preflight allows the app-key header', () => {
+  test('CORS preflight allows the app-key and x-api-key headers', () => {
     withoutTwilio.template.hasResourceProperties('AWS::ApiGatewayV2::Api', {
       ProtocolType: 'HTTP',
       CorsConfiguration: {
         AllowOrigins: ['*'],
-        AllowHeaders: Match.arrayWith(['content-type', 'app-key', 'authorization']),
+        AllowHeaders: Match.arrayWith(['content-type', 'app-key', 'x-api-key', 'authorization']),
         AllowMethods: Match.arrayWith(['GET', 'POST', 'OPTIONS']),
         MaxAge: 86400,
       },

@@ -83,6 +83,26 @@ test('npm start serves the documented flow, the dev inbox and the JWKS; data sur
   const discovery = (await (await fetch(`${project.baseUrl}/.well-known/openid-configuration`)).json()) as Record<string, string>;
   expect(discovery.issuer).toBe(project.baseUrl);
 
+  // The verification-id style (seed 003): the origin of baseUrl, the key alone in x-api-key, the seed's formatting.
+  const origin = new URL(project.baseUrl).origin;
+  const v1 = (path: string, body: unknown) =>
+    fetch(`${origin}${path}`, { method: 'POST', headers: { 'Content-Type': 'application/json', 'x-api-key': project.appKey }, body: JSON.stringify(body) }).then(
+      async (r) => ({ status: r.status, body: (await r.json()) as Record<string, any> }),
+    );
+  const line = String(Math.floor(Math.random() * 10_000)).padStart(4, '0');
+  const sent = await v1('/v1/send-verification-code', { phoneNumber: `+1(201)555-${line}` });
+  expect(sent).toMatchObject({ status: 200, body: { status: 'success', data: { verificationId: expect.any(String) } } });
+  const [sms] = (await (await fetch(`http://localhost:${port}/_dev/messages?to=%2B1201555${line}`)).json()) as { code: string }[];
+  const authenticated = await v1('/v1/user/authenticate', { idType: 'smsVerificationCode', phoneNumber: `+1(201)555-${line}`, verificationCode: sms!.code });
+  expect(authenticated.status).toBe(200);
+  const { payload: v1Payload } = await jwtVerify(authenticated.body.data.token, createRemoteJWKSet(new URL(`${project.baseUrl}/.well-known/jwks.json`)), {
+    issuer: project.baseUrl,
+    audience: 'demo',
+  });
+  expect(v1Payload.sub).toBe(authenticated.body.data.publicUserId);
+  const preflight = await fetch(`${origin}/v1/user/authenticate`, { method: 'OPTIONS' });
+  expect(preflight.headers.get('access-control-allow-headers')).toContain('x-api-key');
+
   const email = uniqueEmail();
   expect((await post(`${project.baseUrl}/email-otp-signup`, project.appKey, { email })).status).toBe(201);
   const all = (await (await fetch(`http://localhost:${port}/_dev/messages`)).json()) as { channel: string; to: string }[];

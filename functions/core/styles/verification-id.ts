@@ -28,7 +28,7 @@ const traceIdOf = (event: HttpEvent): string => event.requestContext?.requestId 
 
 const success = (event: HttpEvent, data: Record<string, unknown>) => json(200, { status: 'success', traceId: traceIdOf(event), data });
 
-/** The core names some things after its own API; this one calls them otherwise. */
+/** The core's fields and key messages are named after its own API (mobile, otp_code, APP-KEY); a client of this one knows other names. */
 const fieldNames: Record<string, string> = { mobile: 'phoneNumber', otp_code: 'verificationCode' };
 const keyMessages: Record<string, string> = {
   missing_app_key: 'The x-api-key header is required.',

@@ -23,7 +23,7 @@ export interface LocalApiOptions {
 
 const cors = {
   'access-control-allow-origin': '*',
-  'access-control-allow-headers': 'content-type,app-key,authorization',
+  'access-control-allow-headers': 'content-type,app-key,x-api-key,authorization',
   'access-control-allow-methods': 'GET,POST,OPTIONS',
 };
 

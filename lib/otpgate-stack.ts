@@ -63,7 +63,7 @@ export class OtpGateStack extends Stack {
       twilio = Secret.fromSecretNameV2(this, 'TwilioSecret', props.twilioSecretName);
     } else {
       Annotations.of(this).addWarning(
-        'otpgate: no Twilio secret configured; mobile signup and login will answer 500 (logged as "SMS is not configured") until the otpgate:twilioSecretName context is set.',
+        'otpgate: no Twilio secret configured; mobile signup and login and WhatsApp sendOTP will answer 500 (logged as "SMS is not configured" / "WhatsApp is not configured") until the otpgate:twilioSecretName context is set.',
       );
     }
 
@@ -96,6 +96,8 @@ export class OtpGateStack extends Stack {
         fn.addEnvironment('TWILIO_SECRET_ID', twilio.secretName);
       },
       'send:email': (fn) => fn.addToRolePolicy(sendEmail),
+      // The same account and secrets as SMS, so whatever SMS is granted (e.g. projects' own Twilio secrets) WhatsApp gets too.
+      'send:whatsapp': (fn) => grants['send:sms'](fn),
     };
 
     const throttle = props.throttle ?? defaultThrottle;

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -5,6 +6,7 @@ import { hashAppKey } from '#core/tenancy/app-keys';
 import { createProject, issueAppKey } from '#core/tenancy/projects';
 import { ProjectExistsError } from '#core/store/repository';
 import { runtime } from '#core/runtime';
+import { resolveSettings, type WhatsappConfig } from '#core/tenancy/settings';
 import { routes } from '#lib/routes';
 import { readInbox } from './inbox';
 import { startLocalApi, type LambdaHandler } from './server';
@@ -26,7 +28,12 @@ interface LocalProject {
   projectId: string;
   environment: string;
   appKey: string;
+  /** The demo's WhatsApp OTP configuration: the `{otp_config_uid}` of /otp/{uid}/sendOTP. */
+  whatsappConfigUid: string;
 }
+
+/** The demo's WhatsApp sender: Twilio's WhatsApp sandbox number; the code goes out as plain text. */
+const demoWhatsappConfig: WhatsappConfig = { from: '+14155238886' };
 
 const main = async () => {
   // Node 20 is supported here; the SDK's notice about its own future Node 22 floor would only bury the banner.
@@ -70,25 +77,42 @@ const main = async () => {
   }
 };
 
-/** Reuses the demo project's key across restarts; issues a new one if the saved one is gone. */
+/** Reuses the demo project's key and WhatsApp configuration across restarts; makes new ones if the saved ones are gone. */
 const ensureDemoProject = async (baseUrl: string): Promise<LocalProject> => {
-  const { repo } = runtime();
   const file = join(home, 'project.json');
-  if (existsSync(file)) {
-    const saved = JSON.parse(readFileSync(file, 'utf8')) as Partial<LocalProject>;
-    const key = saved.appKey ? await repo.findAppKey(hashAppKey(saved.appKey)) : undefined;
-    if (saved.appKey && key?.projectId === projectId && key.environment === environment) {
-      return { baseUrl, projectId, environment, appKey: saved.appKey };
-    }
-  }
+  const saved = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as Partial<LocalProject>) : {};
+  const appKey = await ensureDemoKey(saved.appKey);
+  return { baseUrl, projectId, environment, appKey, whatsappConfigUid: await ensureDemoWhatsappConfig(saved.whatsappConfigUid) };
+};
+
+const ensureDemoKey = async (savedKey: string | undefined): Promise<string> => {
+  const { repo } = runtime();
+  const key = savedKey ? await repo.findAppKey(hashAppKey(savedKey)) : undefined;
+  if (savedKey && key?.projectId === projectId && key.environment === environment) return savedKey;
   try {
-    const created = await createProject(repo, { projectId, name: 'Demo', environments: [environment], settings: { appName: 'otpgate demo' } });
-    return { baseUrl, projectId, environment, appKey: created.keys[0]!.appKey };
+    const settings = { appName: 'otpgate demo', whatsappConfigs: { [randomUUID()]: demoWhatsappConfig } };
+    const created = await createProject(repo, { projectId, name: 'Demo', environments: [environment], settings });
+    return created.keys[0]!.appKey;
   } catch (error) {
     if (!(error instanceof ProjectExistsError)) throw error;
-    const appKey = await issueAppKey(repo, { projectId, environment });
-    return { baseUrl, projectId, environment, appKey };
+    return issueAppKey(repo, { projectId, environment });
   }
+};
+
+/** The saved configuration if it still exists, else any the demo has, else a new one (a demo made before WhatsApp existed). */
+const ensureDemoWhatsappConfig = async (savedUid: string | undefined): Promise<string> => {
+  const { repo } = runtime();
+  const project = await repo.findProject(projectId);
+  if (!project) throw new Error(`otpgate local: the ${projectId} project disappeared while starting`);
+  const configs = resolveSettings(project.settings, runtime().config.defaultCountryCode).whatsappConfigs;
+  if (savedUid !== undefined && Object.hasOwn(configs, savedUid)) return savedUid;
+  const [existing] = Object.keys(configs).sort();
+  if (existing !== undefined) return existing;
+  const uid = randomUUID();
+  const stored = project.settings.whatsappConfigs;
+  const others = typeof stored === 'object' && stored !== null ? stored : {};
+  await repo.setProjectSettings(projectId, { ...project.settings, whatsappConfigs: { ...others, [uid]: demoWhatsappConfig } });
+  return uid;
 };
 
 const printBanner = (project: LocalProject) => {
@@ -100,6 +124,7 @@ otpgate is running locally (data in ${home})
   Project      ${project.projectId}
   Environment  ${project.environment}
   APP-KEY      ${project.appKey}
+  WhatsApp OTP ${project.whatsappConfigUid} (the otp_config_uid; X-API-KEY is the APP-KEY)
   Dev inbox    ${origin}/_dev/messages
   Saved to     ${join(home, 'project.json')}
 
@@ -108,6 +133,9 @@ Try it:
     -H 'APP-KEY: ${project.appKey}' -H 'content-type: application/json' \\
     -d '{"country_code":"+91","mobile":"9876543211"}'
   curl -s '${origin}/_dev/messages?to=%2B919876543211'
+  curl -s -X POST ${origin}/otp/${project.whatsappConfigUid}/sendOTP \\
+    -H 'X-API-KEY: ${project.appKey}' -H 'content-type: application/json' \\
+    -d '{"name":"Ana","mobileNumber":"9876543212","countryCode":"+91"}'
 
 Press Ctrl-C to stop.
 `);

@@ -61,6 +61,7 @@ export const errors = {
   deliveryFailed: (channel: 'sms' | 'whatsapp' | 'email', cause?: unknown) =>
     new ApiError(502, 'delivery_failed', `The ${channelNames[channel]} could not be sent; try again later.`, { cause }),
   projectNotFound: () => new ApiError(404, 'project_not_found', 'No such project and environment.'),
+  otpConfigNotFound: () => new ApiError(404, 'otp_config_not_found', 'The project has no WhatsApp OTP configuration with this id.'),
   timeout: () => new ApiError(503, 'timeout', 'The request took too long; try again.'),
   internal: () => new ApiError(500, 'internal_error', 'Something went wrong on our side; try again later.'),
 } as const;

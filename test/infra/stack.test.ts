@@ -233,9 +233,17 @@ describe('least privilege: each function gets exactly what its route needs', () 
     expect([ses[0]?.Resource].flat()).toHaveLength(2);
   });
 
-  test.each(routes)('$id: Twilio secret only if it sends SMS (secret configured)', (route) => {
-    expect(touches(withTwilio, route, twilioSecretName)).toBe(needs(route, 'send:sms'));
-    expect(environmentOf(withTwilio, route).TWILIO_SECRET_ID).toBe(needs(route, 'send:sms') ? twilioSecretName : undefined);
+  const sendsTwilio = (route: Route) => needs(route, 'send:sms') || needs(route, 'send:whatsapp');
+
+  test.each(routes)('$id: Twilio secret only if it sends SMS or WhatsApp (secret configured)', (route) => {
+    expect(touches(withTwilio, route, twilioSecretName)).toBe(sendsTwilio(route));
+    expect(environmentOf(withTwilio, route).TWILIO_SECRET_ID).toBe(sendsTwilio(route) ? twilioSecretName : undefined);
+  });
+
+  test('the WhatsApp send function reads the Twilio secret; its verify function does not', () => {
+    expect(touches(withTwilio, routeNamed('WhatsappSendOtp'), twilioSecretName)).toBe(true);
+    expect(touches(withTwilio, routeNamed('WhatsappVerifyOtp'), twilioSecretName)).toBe(false);
+    expect(actionsFor(withTwilio, routeNamed('WhatsappVerifyOtp'))).not.toContain('ses:SendEmail');
   });
 
   test.each(routes)('$id: no Twilio access at all while the secret is not configured', (route) => {
@@ -264,6 +272,27 @@ describe('HTTP API', () => {
         MaxAge: 86400,
       },
     });
+  });
+
+  test('CORS preflight allows the X-API-KEY header of the WhatsApp OTP style', () => {
+    withoutTwilio.template.hasResourceProperties('AWS::ApiGatewayV2::Api', {
+      CorsConfiguration: Match.objectLike({ AllowHeaders: Match.arrayWith(['x-api-key']) }),
+    });
+  });
+
+  test('routes at the same path position name their parameter alike (API Gateway rejects /otp/{a}/x beside /otp/{b}/y)', () => {
+    const nameAt = new Map<string, string>();
+    for (const route of routes) {
+      const segments = route.path.split('/');
+      segments.forEach((segment, i) => {
+        const param = /^\{(\w+)\}$/.exec(segment)?.[1];
+        if (!param) return;
+        const position = `${segments.slice(0, i).join('/')}/*`;
+        expect(nameAt.get(position) ?? param).toBe(param);
+        nameAt.set(position, param);
+      });
+    }
+    expect(nameAt.get('/otp/*')).toBe('otpId');
   });
 
   test('CORS origins can be narrowed', () => {

@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, symlinkSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
@@ -35,7 +35,7 @@ const start = async (port: number) => {
     if (Date.now() > deadline) throw new Error(`npm start did not come up:\n${output}`);
     await new Promise((r) => setTimeout(r, 200));
   }
-  return JSON.parse(readFileSync(join(home, 'project.json'), 'utf8')) as { baseUrl: string; projectId: string; environment: string; appKey: string };
+  return JSON.parse(readFileSync(join(home, 'project.json'), 'utf8')) as { baseUrl: string; projectId: string; environment: string; appKey: string; whatsappConfigUid: string };
 };
 
 /** What Ctrl-C in a terminal does: SIGINT to every process of the foreground group. */
@@ -61,8 +61,15 @@ const post = (url: string, appKey: string, body: unknown) =>
 test('npm start serves the documented flow, the dev inbox and the JWKS; data survives a restart', async () => {
   const port = await freePort();
   const project = await start(port);
-  expect(project).toEqual({ baseUrl: `http://localhost:${port}/auth/demo/development`, projectId: 'demo', environment: 'development', appKey: expect.stringMatching(/^og_/) });
+  expect(project).toEqual({
+    baseUrl: `http://localhost:${port}/auth/demo/development`,
+    projectId: 'demo',
+    environment: 'development',
+    appKey: expect.stringMatching(/^og_/),
+    whatsappConfigUid: expect.stringMatching(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/),
+  });
   expect(output).toContain(project.appKey);
+  expect(output).toContain(project.whatsappConfigUid);
   expect(output).toContain('curl');
 
   const mobile = uniqueIndianMobile();
@@ -108,6 +115,22 @@ test('npm start serves the documented flow, the dev inbox and the JWKS; data sur
   const all = (await (await fetch(`http://localhost:${port}/_dev/messages`)).json()) as { channel: string; to: string }[];
   expect(all[0]).toMatchObject({ channel: 'email', to: email }); // newest first
 
+  // The WhatsApp OTP style with the demo's configuration, as the README's curl examples do it.
+  const origin = new URL(project.baseUrl).origin;
+  const whatsappNumber = uniqueIndianMobile();
+  const otpPost = (path: string, body: unknown) =>
+    fetch(`${origin}${path}`, { method: 'POST', headers: { 'X-API-KEY': project.appKey, 'Content-Type': 'application/json' }, body: JSON.stringify(body) }).then(
+      async (r) => ({ status: r.status, body: (await r.json()) as Record<string, any> }),
+    );
+  const sent = await otpPost(`/otp/${project.whatsappConfigUid}/sendOTP`, { name: 'Ana', mobileNumber: whatsappNumber, countryCode: '91' });
+  expect(sent.status).toBe(201);
+  const [whatsapp] = (await (await fetch(`${origin}/_dev/messages?to=%2B91${whatsappNumber}`)).json()) as { channel: string; to: string; code: string }[];
+  expect(whatsapp).toMatchObject({ channel: 'whatsapp', to: `+91${whatsappNumber}`, code: expect.stringMatching(/^\d{6}$/) });
+  const wrong = await otpPost(`/otp/${sent.body.id}/verifyOTP`, { otp: whatsapp!.code === '000000' ? '111111' : '000000', mobileNumber: whatsappNumber, countryCode: '+91' });
+  expect(wrong.body).toMatchObject({ status: 403, error: 'Forbidden', path: `/otp/${sent.body.id}/verifyOTP` });
+  const right = await otpPost(`/otp/${sent.body.id}/verifyOTP`, { otp: whatsapp!.code, mobileNumber: whatsappNumber, countryCode: '+91' });
+  expect(right).toEqual({ status: 200, body: { id: sent.body.id, message: 'success' } });
+
   const unknown = await fetch(`http://localhost:${port}/auth/demo/development/nope`, { method: 'POST' });
   expect(unknown.status).toBe(404);
   expect(((await unknown.json()) as { error: { code: string } }).error.code).toBe('not_found');
@@ -119,9 +142,13 @@ test('npm start serves the documented flow, the dev inbox and the JWKS; data sur
   expect(javaForThisHome()).toBe('');
   expect(existsSync(join(home, 'dynamodb'))).toBe(true);
 
-  // A restart keeps the key, the user and the signing key.
+  // A restart keeps the key, the user, the signing key and the WhatsApp configuration, even one
+  // with a project.json from before WhatsApp (no whatsappConfigUid): the project's own is found again.
+  const { whatsappConfigUid: _dropped, ...older } = project;
+  writeFileSync(join(home, 'project.json'), JSON.stringify(older));
   const again = await start(port);
   expect(again.appKey).toBe(project.appKey);
+  expect(again.whatsappConfigUid).toBe(project.whatsappConfigUid);
   const login = await post(`${again.baseUrl}/mobile-otp-login`, again.appKey, { mobile });
   expect(login.status).toBe(200);
   expect(login.body.user_id).toBe(created.body.user_id);

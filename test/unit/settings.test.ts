@@ -1,4 +1,5 @@
-import { resolveSettings } from '#core/tenancy/settings';
+import * as v from 'valibot';
+import { resolveSettings, settingsSchema } from '#core/tenancy/settings';
 
 const custom = {
   codeLength: 8,
@@ -49,5 +50,51 @@ describe('resolveSettings', () => {
   ])('an out-of-range %s of %p falls back to the default for that field only', (field, bad) => {
     const settings = resolveSettings({ ...custom, [field]: bad }, '+91');
     expect(settings).toMatchObject({ ...custom, [field]: defaults[field] });
+  });
+});
+
+describe('whatsappConfigs', () => {
+  const uid = '5a706684-851f-3a27-b0d1-284155d8f862';
+  const other = '0f8fad5b-d9cb-469f-a165-70867728950e';
+  const full = { from: '+14155238886', contentSid: `HX${'0123456789abcdef'.repeat(2)}`, codeLength: 8, otpTtlSeconds: 120 };
+
+  test('none by default', () => {
+    expect(resolveSettings({}, '+91').whatsappConfigs).toEqual({});
+  });
+
+  test('valid configurations are kept as stored', () => {
+    expect(resolveSettings({ whatsappConfigs: { [uid]: full, [other]: {} } }, '+91').whatsappConfigs).toEqual({ [uid]: full, [other]: {} });
+  });
+
+  test.each<[string, unknown]>([
+    ['a sender that is not E.164', { from: '14155238886' }],
+    ['a sender with the whatsapp: prefix', { from: 'whatsapp:+14155238886' }],
+    ['a Content SID that is not HX + 32 hex', { contentSid: 'HX123' }],
+    ['a code validity over 10 minutes', { otpTtlSeconds: 601 }],
+    ['a code length of 3', { codeLength: 3 }],
+    ['a configuration that is not an object', 'nope'],
+  ])('one with %s is dropped, the others stay', (_, bad) => {
+    const { whatsappConfigs } = resolveSettings({ whatsappConfigs: { [uid]: full, [other]: bad } }, '+91');
+    expect(whatsappConfigs).toEqual({ [uid]: full });
+  });
+
+  test('uids that are not lower-case UUIDs are dropped (they could never match a path)', () => {
+    // As DynamoDB could hand it back: "__proto__" as an own key, not the literal's prototype.
+    const stored = JSON.parse(JSON.stringify({ 'not-a-uid': full, [uid.toUpperCase()]: full, [uid]: full }).replace('{', '{"__proto__":{},')) as object;
+    expect(Object.keys(stored)).toContain('__proto__');
+    expect(Object.keys(resolveSettings({ whatsappConfigs: stored }, '+91').whatsappConfigs)).toEqual([uid]);
+  });
+
+  test('the schema the CLI validates with names the field at fault', () => {
+    const result = v.safeParse(settingsSchema, { whatsappConfigs: { [uid]: { from: '123' } } });
+    expect(result.success).toBe(false);
+    expect(v.getDotPath(result.issues![0])).toBe(`whatsappConfigs.${uid}.from`);
+    expect(result.issues![0].message).toMatch(/from must be a WhatsApp sender number in E\.164/);
+  });
+
+  test('the rest of the settings survive a bad whatsappConfigs value', () => {
+    const settings = resolveSettings({ codeLength: 8, whatsappConfigs: [full] }, '+91');
+    expect(settings.codeLength).toBe(8);
+    expect(settings.whatsappConfigs).toEqual({});
   });
 });

@@ -203,6 +203,19 @@ export const createRepository = (doc: DynamoDBDocumentClient, tableName: string)
       );
     },
 
+    /** Replaces a project's settings; the caller validates them (settingsSchema). */
+    async setProjectSettings(projectId: string, settings: Record<string, unknown>): Promise<void> {
+      await doc.send(
+        new UpdateCommand({
+          TableName: tableName,
+          Key: { pk: `PROJECT#${projectId}`, sk: 'PROJECT' },
+          UpdateExpression: 'SET settings = :s',
+          ConditionExpression: 'attribute_exists(pk)',
+          ExpressionAttributeValues: { ':s': settings },
+        }),
+      );
+    },
+
     async findUserId(tenant: TenantRef, identity: Identity): Promise<string | undefined> {
       const { Item } = await doc.send(new GetCommand({ TableName: tableName, Key: identityKey(tenant, identity) }));
       return Item?.userId as string | undefined;

@@ -6,7 +6,7 @@ import { createProject, issueAppKey } from '#core/tenancy/projects';
 import { ProjectExistsError } from '#core/store/repository';
 import { runtime } from '#core/runtime';
 import { routes } from '#lib/routes';
-import { readInbox } from './inbox';
+import { devRoutes } from './dev-routes';
 import { startLocalApi, type LambdaHandler } from './server';
 import { JavaMissingError, startLocalServices } from './services';
 
@@ -31,7 +31,7 @@ interface LocalProject {
 const main = async () => {
   // Node 20 is supported here; the SDK's notice about its own future Node 22 floor would only bury the banner.
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
-  const services = await startLocalServices({ dataDir: join(home, 'dynamodb'), secretsDir: join(home, 'secrets') });
+  const services = await startLocalServices({ dataDir: join(home, 'dynamodb'), secretsDir: join(home, 'secrets'), messagesDir: join(home, 'messages') });
   let stopping = false;
   let api: Awaited<ReturnType<typeof startLocalApi>> | undefined;
   const stop = async (code: number) => {
@@ -52,10 +52,7 @@ const main = async () => {
       host: process.env.HOST ?? '127.0.0.1',
       loadHandler: async (route) =>
         ((await import(pathToFileURL(join(repoRoot, route.entry)).href)) as { handler: LambdaHandler }).handler,
-      extra: async (method, url) => {
-        if (method !== 'GET' || url.pathname.replace(/\/$/, '') !== '/_dev/messages') return undefined;
-        return { status: 200, body: await readInbox(services, url.searchParams.get('to') ?? undefined) };
-      },
+      extra: devRoutes(services),
     });
     // Handlers load on their first request, after this: their runtime sees the final environment.
     process.env.PUBLIC_BASE_URL ??= `http://localhost:${api.port}`;
@@ -63,7 +60,7 @@ const main = async () => {
 
     const project = await ensureDemoProject(baseUrl);
     writeFileSync(join(home, 'project.json'), `${JSON.stringify(project, null, 2)}\n`, { mode: 0o600 });
-    printBanner(project);
+    printBanner(project, api.port);
   } catch (error) {
     console.error(error instanceof Error ? error.message : error);
     await stop(1);
@@ -91,8 +88,9 @@ const ensureDemoProject = async (baseUrl: string): Promise<LocalProject> => {
   }
 };
 
-const printBanner = (project: LocalProject) => {
-  const origin = new URL(project.baseUrl).origin;
+const printBanner = (project: LocalProject, port: number) => {
+  // The dev routes answer loopback Host names only, whatever PUBLIC_BASE_URL says.
+  const dev = `http://localhost:${port}/_dev`;
   console.log(`
 otpgate is running locally (data in ${home})
 
@@ -100,14 +98,14 @@ otpgate is running locally (data in ${home})
   Project      ${project.projectId}
   Environment  ${project.environment}
   APP-KEY      ${project.appKey}
-  Dev inbox    ${origin}/_dev/messages
+  Dev inbox    ${dev}/inbox  (as JSON: ${dev}/messages)
   Saved to     ${join(home, 'project.json')}
 
 Try it:
   curl -s -X POST ${project.baseUrl}/mobile-otp-signup \\
     -H 'APP-KEY: ${project.appKey}' -H 'content-type: application/json' \\
     -d '{"country_code":"+91","mobile":"9876543211"}'
-  curl -s '${origin}/_dev/messages?to=%2B919876543211'
+  curl -s '${dev}/messages?to=%2B919876543211'
 
 Press Ctrl-C to stop.
 `);

@@ -64,6 +64,7 @@ test('npm start serves the documented flow, the dev inbox and the JWKS; data sur
   expect(project).toEqual({ baseUrl: `http://localhost:${port}/auth/demo/development`, projectId: 'demo', environment: 'development', appKey: expect.stringMatching(/^og_/) });
   expect(output).toContain(project.appKey);
   expect(output).toContain('curl');
+  expect(output).toContain(`http://localhost:${port}/_dev/inbox`);
 
   const mobile = uniqueIndianMobile();
   const created = await post(`${project.baseUrl}/mobile-otp-signup`, project.appKey, { country_code: '+91', mobile });
@@ -102,6 +103,10 @@ test('npm start serves the documented flow, the dev inbox and the JWKS; data sur
   // A restart keeps the key, the user and the signing key.
   const again = await start(port);
   expect(again.appKey).toBe(project.appKey);
+  // The dev inbox still shows what was sent before the restart, emails included.
+  const kept = (await (await fetch(`http://localhost:${port}/_dev/messages`)).json()) as { id: string; channel: string; to: string }[];
+  expect(kept.slice(0, 2)).toEqual([all[0], all[1]]);
+  expect(kept).toContainEqual(expect.objectContaining({ channel: 'sms', to: `+91${mobile}`, code: messages[0]!.code }));
   const login = await post(`${again.baseUrl}/mobile-otp-login`, again.appKey, { mobile });
   expect(login.status).toBe(200);
   expect(login.body.user_id).toBe(created.body.user_id);

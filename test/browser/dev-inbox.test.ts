@@ -66,6 +66,12 @@ const openInbox = async (context: BrowserContext, query = ''): Promise<{ page: P
   return { page, problems };
 };
 
+/** Globals inside the page, for page.evaluate (the tests compile without the DOM's types). */
+interface PageGlobals {
+  navigator: { clipboard: { readText(): Promise<string>; writeText(text: string): Promise<void> } };
+  stillThisPage?: boolean;
+}
+
 /** The message shown for a recipient (newest first); `.to` is the recipient as the page prints it. */
 const messageTo = (page: Page, to: string) =>
   page.locator('#messages > li').filter({ has: page.locator('.to', { hasText: new RegExp(`^${to.replace(/[+.]/g, '\\$&')}$`) }) });
@@ -77,7 +83,7 @@ test('a code sent through the API appears on the open page without a reload, and
   page.on('framenavigated', (frame) => {
     if (frame === page.mainFrame()) navigations += 1;
   });
-  await page.evaluate(() => ((window as unknown as { stillThisPage: boolean }).stillThisPage = true));
+  await page.evaluate(() => ((globalThis as unknown as PageGlobals).stillThisPage = true));
 
   const mobile = uniqueIndianMobile();
   expect(await messageTo(page, `+91${mobile}`).count()).toBe(0);
@@ -90,7 +96,7 @@ test('a code sent through the API appears on the open page without a reload, and
   expect(code).toMatch(/^\d{6}$/);
   expect(await message.locator('.channel').textContent()).toBe('SMS');
   expect(navigations).toBe(0);
-  expect(await page.evaluate(() => (window as unknown as { stillThisPage?: boolean }).stillThisPage)).toBe(true);
+  expect(await page.evaluate(() => (globalThis as unknown as PageGlobals).stillThisPage)).toBe(true);
 
   const verified = await post(tenant, 'mobile-otp-verify', { mobile, otp_code: code });
   expect(verified.status).toBe(200);
@@ -135,7 +141,7 @@ test('the copy button puts the code on the clipboard', async () => {
   const context = await browser.newContext({ permissions: ['clipboard-read', 'clipboard-write'] });
   const email = uniqueEmail();
   const { page, problems } = await openInbox(context, `?to=${encodeURIComponent(email)}`);
-  await page.evaluate(() => navigator.clipboard.writeText('not the code'));
+  await page.evaluate(() => (globalThis as unknown as PageGlobals).navigator.clipboard.writeText('not the code'));
   expect((await post(tenant, 'email-otp-signup', { email })).status).toBe(201);
 
   const message = messageTo(page, email);
@@ -144,7 +150,7 @@ test('the copy button puts the code on the clipboard', async () => {
   expect(code).toMatch(/^\d{6}$/);
   await message.locator('button.copy').click();
   await message.locator('button.copy', { hasText: 'Copied' }).waitFor();
-  expect(await page.evaluate(() => navigator.clipboard.readText())).toBe(code);
+  expect(await page.evaluate(() => (globalThis as unknown as PageGlobals).navigator.clipboard.readText())).toBe(code);
   expect(problems).toEqual([]);
   await context.close();
 });

@@ -98,7 +98,11 @@ const render = (m, key) => {
     codeRow.remove();
   }
   item.querySelector('.body').textContent = m.body;
-  if (fresh.has(key)) item.classList.add('fresh');
+  if (fresh.has(key)) {
+    item.classList.add('fresh');
+    // Highlighted once: moved back into the list by the filter later, it is no longer news.
+    item.addEventListener('animationend', () => item.classList.remove('fresh'), { once: true });
+  }
   return item;
 };
 
@@ -131,12 +135,22 @@ const setStatus = (text, state) => {
 };
 
 let timer;
+let polling = false;
 const poll = async () => {
+  if (polling) return; // the request under way schedules the next one
+  polling = true;
   clearTimeout(timer);
   try {
-    const response = await fetch('/_dev/messages', { cache: 'no-store', headers: { accept: 'application/json' } });
-    if (!response.ok) throw new Error(`HTTP ${response.status}`);
-    messages = await response.json();
+    let latest;
+    try {
+      const response = await fetch('/_dev/messages', { cache: 'no-store', headers: { accept: 'application/json' } });
+      if (!response.ok) throw new Error(`HTTP ${response.status}`);
+      latest = await response.json();
+    } catch {
+      setStatus('The local server does not answer (is npm start running?); retrying…', 'down');
+      return;
+    }
+    messages = latest;
     for (const m of messages) {
       const key = keyOf(m);
       if (!known.has(key) && loaded) fresh.add(key);
@@ -144,11 +158,11 @@ const poll = async () => {
     }
     loaded = true;
     show();
-  } catch {
-    setStatus('The local server does not answer (is npm start running?); retrying…', 'down');
+  } finally {
+    polling = false;
+    // A background tab asks rarely; it catches up the moment it is shown again.
+    timer = setTimeout(poll, document.hidden ? POLL_MS * 10 : POLL_MS);
   }
-  // A background tab asks rarely; it catches up the moment it is shown again.
-  timer = setTimeout(poll, document.hidden ? POLL_MS * 10 : POLL_MS);
 };
 
 document.addEventListener('visibilitychange', () => {

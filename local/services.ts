@@ -36,6 +36,8 @@ export interface LocalServices {
 export interface LocalServicesOptions {
   /** Where DynamoDB Local keeps its data; in memory when absent. */
   readonly dataDir?: string;
+  /** Where sent SMS, WhatsApp messages and emails are kept for the dev inbox; in memory when absent. */
+  readonly messagesDir?: string;
   /** Where the generated secrets live (pepper, signing key seed, Twilio credentials). */
   readonly secretsDir: string;
   readonly tableName?: string;
@@ -173,8 +175,9 @@ export const startLocalServices = async (options: LocalServicesOptions): Promise
   try {
     const sesPort = await freePort();
     const ses = await sesLocal({ host: '127.0.0.1', port: sesPort });
-    const sesRecorder = await startSesRecorder(`http://127.0.0.1:${sesPort}`);
-    const twilio = await startTwilioServer(localTwilioAccounts(options.secretsDir));
+    const messagesFile = (name: string) => (options.messagesDir ? { messagesFile: join(options.messagesDir, name) } : {});
+    const sesRecorder = await startSesRecorder(`http://127.0.0.1:${sesPort}`, messagesFile('email.jsonl'));
+    const twilio = await startTwilioServer(localTwilioAccounts(options.secretsDir), messagesFile('twilio.jsonl'));
 
     const env = {
       AWS_REGION: 'us-east-1',

@@ -8,7 +8,7 @@ import { ProjectExistsError } from '#core/store/repository';
 import { runtime } from '#core/runtime';
 import { resolveSettings, type WhatsappConfig } from '#core/tenancy/settings';
 import { routes } from '#lib/routes';
-import { readInbox } from './inbox';
+import { devRoutes } from './dev-routes';
 import { startLocalApi, type LambdaHandler } from './server';
 import { JavaMissingError, startLocalServices } from './services';
 
@@ -38,7 +38,7 @@ const demoWhatsappConfig: WhatsappConfig = { from: '+14155238886' };
 const main = async () => {
   // Node 20 is supported here; the SDK's notice about its own future Node 22 floor would only bury the banner.
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
-  const services = await startLocalServices({ dataDir: join(home, 'dynamodb'), secretsDir: join(home, 'secrets') });
+  const services = await startLocalServices({ dataDir: join(home, 'dynamodb'), secretsDir: join(home, 'secrets'), messagesDir: join(home, 'messages') });
   let stopping = false;
   let api: Awaited<ReturnType<typeof startLocalApi>> | undefined;
   const stop = async (code: number) => {
@@ -59,10 +59,7 @@ const main = async () => {
       host: process.env.HOST ?? '127.0.0.1',
       loadHandler: async (route) =>
         ((await import(pathToFileURL(join(repoRoot, route.entry)).href)) as { handler: LambdaHandler }).handler,
-      extra: async (method, url) => {
-        if (method !== 'GET' || url.pathname.replace(/\/$/, '') !== '/_dev/messages') return undefined;
-        return { status: 200, body: await readInbox(services, url.searchParams.get('to') ?? undefined) };
-      },
+      extra: devRoutes(services),
     });
     // Handlers load on their first request, after this: their runtime sees the final environment.
     process.env.PUBLIC_BASE_URL ??= `http://localhost:${api.port}`;
@@ -70,7 +67,7 @@ const main = async () => {
 
     const project = await ensureDemoProject(baseUrl);
     writeFileSync(join(home, 'project.json'), `${JSON.stringify(project, null, 2)}\n`, { mode: 0o600 });
-    printBanner(project);
+    printBanner(project, api.port);
   } catch (error) {
     console.error(error instanceof Error ? error.message : error);
     await stop(1);
@@ -115,8 +112,10 @@ const ensureDemoWhatsappConfig = async (savedUid: string | undefined): Promise<s
   return uid;
 };
 
-const printBanner = (project: LocalProject) => {
+const printBanner = (project: LocalProject, port: number) => {
   const origin = new URL(project.baseUrl).origin;
+  // The dev routes answer loopback Host names only, whatever PUBLIC_BASE_URL says.
+  const dev = `http://localhost:${port}/_dev`;
   console.log(`
 otpgate is running locally (data in ${home})
 
@@ -125,14 +124,14 @@ otpgate is running locally (data in ${home})
   Environment  ${project.environment}
   APP-KEY      ${project.appKey}
   WhatsApp OTP ${project.whatsappConfigUid} (the otp_config_uid; X-API-KEY is the APP-KEY)
-  Dev inbox    ${origin}/_dev/messages
+  Dev inbox    ${dev}/inbox  (as JSON: ${dev}/messages)
   Saved to     ${join(home, 'project.json')}
 
 Try it:
   curl -s -X POST ${project.baseUrl}/mobile-otp-signup \\
     -H 'APP-KEY: ${project.appKey}' -H 'content-type: application/json' \\
     -d '{"country_code":"+91","mobile":"9876543211"}'
-  curl -s '${origin}/_dev/messages?to=%2B919876543211'
+  curl -s '${dev}/messages?to=%2B919876543211'
   curl -s -X POST ${origin}/otp/${project.whatsappConfigUid}/sendOTP \\
     -H 'X-API-KEY: ${project.appKey}' -H 'content-type: application/json' \\
     -d '{"name":"Ana","mobileNumber":"9876543212","countryCode":"+91"}'

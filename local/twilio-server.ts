@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import { listen, readBody } from './http-server';
+import { openMessageLog } from './message-log';
 
 /**
  * A local stand-in for the part of Twilio's REST API otpgate uses: Create a Message
@@ -72,9 +73,11 @@ const twilioError = (res: ServerResponse, status: number, code: number, message:
 
 export const startTwilioServer = async (
   accounts: TwilioAccountList,
-  options: { port?: number; host?: string } = {},
+  /** messagesFile: where accepted messages are appended and read back at start (JSON lines); in memory only without it. */
+  options: { port?: number; host?: string; messagesFile?: string } = {},
 ): Promise<{ url: string; server: Server; messages: LocalMessage[]; close: () => Promise<void> }> => {
-  const messages: LocalMessage[] = [];
+  const log = openMessageLog<LocalMessage>(options.messagesFile);
+  const messages: LocalMessage[] = log.saved;
   const messagesPath = /^\/2010-04-01\/Accounts\/([^/]+)\/Messages\.json$/;
 
   const server = createServer((req, res) => {
@@ -117,6 +120,7 @@ export const startTwilioServer = async (
       const now = new Date();
       const message: LocalMessage = { sid: `SM${randomBytes(16).toString('hex')}`, accountSid: credentials.accountSid, channel, to: number, from, body, sentAt: now.toISOString() };
       messages.push(message);
+      log.append(message);
       return send(res, 201, {
         account_sid: credentials.accountSid,
         api_version: '2010-04-01',

@@ -71,6 +71,7 @@ test('npm start serves the documented flow, the dev inbox and the JWKS; data sur
   expect(output).toContain(project.appKey);
   expect(output).toContain(project.whatsappConfigUid);
   expect(output).toContain('curl');
+  expect(output).toContain(`http://localhost:${port}/_dev/inbox`);
 
   const mobile = uniqueIndianMobile();
   const created = await post(`${project.baseUrl}/mobile-otp-signup`, project.appKey, { country_code: '+91', mobile });
@@ -116,20 +117,19 @@ test('npm start serves the documented flow, the dev inbox and the JWKS; data sur
   expect(all[0]).toMatchObject({ channel: 'email', to: email }); // newest first
 
   // The WhatsApp OTP style with the demo's configuration, as the README's curl examples do it.
-  const origin = new URL(project.baseUrl).origin;
   const whatsappNumber = uniqueIndianMobile();
   const otpPost = (path: string, body: unknown) =>
     fetch(`${origin}${path}`, { method: 'POST', headers: { 'X-API-KEY': project.appKey, 'Content-Type': 'application/json' }, body: JSON.stringify(body) }).then(
       async (r) => ({ status: r.status, body: (await r.json()) as Record<string, any> }),
     );
-  const sent = await otpPost(`/otp/${project.whatsappConfigUid}/sendOTP`, { name: 'Ana', mobileNumber: whatsappNumber, countryCode: '91' });
-  expect(sent.status).toBe(201);
+  const whatsappSent = await otpPost(`/otp/${project.whatsappConfigUid}/sendOTP`, { name: 'Ana', mobileNumber: whatsappNumber, countryCode: '91' });
+  expect(whatsappSent.status).toBe(201);
   const [whatsapp] = (await (await fetch(`${origin}/_dev/messages?to=%2B91${whatsappNumber}`)).json()) as { channel: string; to: string; code: string }[];
   expect(whatsapp).toMatchObject({ channel: 'whatsapp', to: `+91${whatsappNumber}`, code: expect.stringMatching(/^\d{6}$/) });
-  const wrong = await otpPost(`/otp/${sent.body.id}/verifyOTP`, { otp: whatsapp!.code === '000000' ? '111111' : '000000', mobileNumber: whatsappNumber, countryCode: '+91' });
-  expect(wrong.body).toMatchObject({ status: 403, error: 'Forbidden', path: `/otp/${sent.body.id}/verifyOTP` });
-  const right = await otpPost(`/otp/${sent.body.id}/verifyOTP`, { otp: whatsapp!.code, mobileNumber: whatsappNumber, countryCode: '+91' });
-  expect(right).toEqual({ status: 200, body: { id: sent.body.id, message: 'success' } });
+  const wrong = await otpPost(`/otp/${whatsappSent.body.id}/verifyOTP`, { otp: whatsapp!.code === '000000' ? '111111' : '000000', mobileNumber: whatsappNumber, countryCode: '+91' });
+  expect(wrong.body).toMatchObject({ status: 403, error: 'Forbidden', path: `/otp/${whatsappSent.body.id}/verifyOTP` });
+  const right = await otpPost(`/otp/${whatsappSent.body.id}/verifyOTP`, { otp: whatsapp!.code, mobileNumber: whatsappNumber, countryCode: '+91' });
+  expect(right).toEqual({ status: 200, body: { id: whatsappSent.body.id, message: 'success' } });
 
   const unknown = await fetch(`http://localhost:${port}/auth/demo/development/nope`, { method: 'POST' });
   expect(unknown.status).toBe(404);
@@ -149,6 +149,11 @@ test('npm start serves the documented flow, the dev inbox and the JWKS; data sur
   const again = await start(port);
   expect(again.appKey).toBe(project.appKey);
   expect(again.whatsappConfigUid).toBe(project.whatsappConfigUid);
+  // The dev inbox still shows what was sent before the restart, emails included.
+  const kept = (await (await fetch(`http://localhost:${port}/_dev/messages`)).json()) as { id: string; channel: string; to: string }[];
+  expect(kept).toContainEqual(all[0]);
+  expect(kept).toContainEqual(all[1]);
+  expect(kept).toContainEqual(expect.objectContaining({ channel: 'sms', to: `+91${mobile}`, code: messages[0]!.code }));
   const login = await post(`${again.baseUrl}/mobile-otp-login`, again.appKey, { mobile });
   expect(login.status).toBe(200);
   expect(login.body.user_id).toBe(created.body.user_id);

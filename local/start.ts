@@ -34,6 +34,9 @@ interface LocalProject {
 
 /** The demo's WhatsApp sender: Twilio's WhatsApp sandbox number; the code goes out as plain text. */
 const demoWhatsappConfig: WhatsappConfig = { from: '+14155238886' };
+/** The verification-id document's example: +1(555)987-6543 and code 133575. */
+const SEED_TEST_NUMBER = '+15559876543';
+const SEED_TEST_CODE = '133575';
 
 const main = async () => {
   // Node 20 is supported here; the SDK's notice about its own future Node 22 floor would only bury the banner.
@@ -87,7 +90,14 @@ const ensureDemoKey = async (savedKey: string | undefined): Promise<string> => {
   const key = savedKey ? await repo.findAppKey(hashAppKey(savedKey)) : undefined;
   if (savedKey && key?.projectId === projectId && key.environment === environment) return savedKey;
   try {
-    const settings = { appName: 'otpgate demo', whatsappConfigs: { [randomUUID()]: demoWhatsappConfig } };
+    const settings = {
+      appName: 'otpgate demo',
+      whatsappConfigs: { [randomUUID()]: demoWhatsappConfig },
+      // A playground: numbers of any country (a real project allows its default country only), and
+      // the seeds' own fictional example number as a test identifier, so their exact bodies work.
+      allowedCountries: ['*'],
+      testIdentifiers: { [SEED_TEST_NUMBER]: SEED_TEST_CODE },
+    };
     const created = await createProject(repo, { projectId, name: 'Demo', environments: [environment], settings });
     return created.keys[0]!.appKey;
   } catch (error) {

@@ -4,6 +4,8 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { loadConfig, type Config } from '#core/config';
 import { createEngine, type Engine } from '#core/otp/engine';
 import { createKeyTenantResolver, createTenantResolver, type TenantResolver } from '#core/http/route';
+import { createCounterStore, type CounterStore } from '#core/store/counters';
+import { createIdentityStore, type IdentityStore } from '#core/store/identities';
 import { createRepository, type Repository, type TenantRef } from '#core/store/repository';
 import { cached, fileSecrets, requiredSecret, secretsManagerSecrets, type SecretSource } from '#core/secrets';
 import { signingKeyFromSeed, type SigningKey } from '#core/tokens/access-tokens';
@@ -17,6 +19,8 @@ import { signingKeyFromSeed, type SigningKey } from '#core/tokens/access-tokens'
 export interface Runtime {
   readonly config: Config;
   readonly repo: Repository;
+  readonly identities: IdentityStore;
+  readonly counters: CounterStore;
   readonly secrets: SecretSource;
   readonly pepper: () => Promise<Uint8Array>;
   /** The signing key of one project and environment, derived once per container. */
@@ -31,6 +35,8 @@ export interface Runtime {
 export const createRuntime = (config: Config = loadConfig()): Runtime => {
   const doc = DynamoDBDocumentClient.from(new DynamoDBClient({}), { marshallOptions: { removeUndefinedValues: true } });
   const repo = createRepository(doc, config.tableName);
+  const identities = createIdentityStore(doc, config.tableName);
+  const counters = createCounterStore(doc, config.tableName);
   const secrets =
     config.secretsDir !== undefined
       ? fileSecrets(config.secretsDir)
@@ -54,12 +60,14 @@ export const createRuntime = (config: Config = loadConfig()): Runtime => {
   return {
     config,
     repo,
+    identities,
+    counters,
     secrets,
     pepper,
     signingKey,
     tenants: createTenantResolver(repo, config.defaultCountryCode),
     keyTenants: createKeyTenantResolver(repo, config.defaultCountryCode),
-    engine: createEngine({ repo, pepper }),
+    engine: createEngine({ identities, counters, pepper }),
   };
 };
 

@@ -55,7 +55,7 @@ afterAll(async () => {
 
 const post = (url: string, appKey: string, body: unknown) =>
   fetch(url, { method: 'POST', headers: { 'APP-KEY': appKey, 'content-type': 'application/json' }, body: JSON.stringify(body) }).then(
-    async (r) => ({ status: r.status, body: (await r.json()) as Record<string, any> }),
+    async (r) => ({ status: r.status, headers: Object.fromEntries(r.headers), body: (await r.json()) as Record<string, any> }),
   );
 
 test('npm start serves the documented flow, the dev inbox and the JWKS; data survives a restart', async () => {
@@ -112,8 +112,9 @@ test('npm start serves the documented flow, the dev inbox and the JWKS; data sur
   expect(preflight.headers.get('access-control-allow-headers')).toContain('x-api-key');
 
   const email = uniqueEmail();
-  expect((await post(`${project.baseUrl}/email-otp-signup`, project.appKey, { email })).status).toBe(201);
-  const all = (await (await fetch(`http://localhost:${port}/_dev/messages`)).json()) as { channel: string; to: string }[];
+  const emailUser = await post(`${project.baseUrl}/email-otp-signup`, project.appKey, { email });
+  expect(emailUser.status).toBe(201);
+  const all = (await (await fetch(`http://localhost:${port}/_dev/messages`)).json()) as { channel: string; to: string; code: string }[];
   expect(all[0]).toMatchObject({ channel: 'email', to: email }); // newest first
 
   // The WhatsApp OTP style with the demo's configuration, as the README's curl examples do it.
@@ -130,6 +131,12 @@ test('npm start serves the documented flow, the dev inbox and the JWKS; data sur
   expect(wrong.body).toMatchObject({ status: 403, error: 'Forbidden', path: `/otp/${whatsappSent.body.id}/verifyOTP` });
   const right = await otpPost(`/otp/${whatsappSent.body.id}/verifyOTP`, { otp: whatsapp!.code, mobileNumber: whatsappNumber, countryCode: '+91' });
   expect(right).toEqual({ status: 200, body: { id: whatsappSent.body.id, message: 'success' } });
+
+  // Limits hold on the local stack too: a second code for the number within 30 s is refused.
+  const tooSoon = await post(`${project.baseUrl}/mobile-otp-login`, project.appKey, { mobile });
+  expect(tooSoon.status).toBe(429);
+  expect(tooSoon.body.error.code).toBe('resend_too_soon');
+  expect(Number(tooSoon.headers['retry-after'])).toBeGreaterThan(0);
 
   const unknown = await fetch(`http://localhost:${port}/auth/demo/development/nope`, { method: 'POST' });
   expect(unknown.status).toBe(404);
@@ -154,9 +161,10 @@ test('npm start serves the documented flow, the dev inbox and the JWKS; data sur
   expect(kept).toContainEqual(all[0]);
   expect(kept).toContainEqual(all[1]);
   expect(kept).toContainEqual(expect.objectContaining({ channel: 'sms', to: `+91${mobile}`, code: messages[0]!.code }));
-  const login = await post(`${again.baseUrl}/mobile-otp-login`, again.appKey, { mobile });
-  expect(login.status).toBe(200);
-  expect(login.body.user_id).toBe(created.body.user_id);
+  // The email user and its pending code survived: the code sent before the restart verifies after it.
+  const afterRestart = await post(`${again.baseUrl}/email-otp-verify`, again.appKey, { email, otp_code: all[0]!.code });
+  expect(afterRestart.status).toBe(200);
+  expect(afterRestart.body.user_id).toBe(emailUser.body.user_id);
   await jwtVerify(verified.body.access_token, createRemoteJWKSet(new URL(`${again.baseUrl}/.well-known/jwks.json`)), { issuer: again.baseUrl, audience: 'demo' });
   expect(await stop()).toBe('stopped');
 });

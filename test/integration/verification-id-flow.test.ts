@@ -144,7 +144,7 @@ describe('phone numbers', () => {
   test('a country the project does not allow is refused before anything is sent', async () => {
     const indiaOnly = await newTenant({ settings: { allowedCountries: ['IN'] } });
     const phone = usNumber();
-    expectError(await sendCode(phone.formatted, indiaOnly.appKey), 400, 'invalid_mobile');
+    expectError(await sendCode(phone.formatted, indiaOnly.appKey), 403, 'country_not_allowed');
     expect(await inbox(phone.e164)).toEqual([]);
   });
 });
@@ -295,7 +295,7 @@ describe('codes', () => {
       ...rt,
       tenants: rt.keyTenants,
       publicBaseUrl: undefined,
-      engine: createEngine({ repo: rt.repo, pepper: rt.pepper, now: () => Date.now() + 310_000 }),
+      engine: createEngine({ identities: rt.identities, counters: rt.counters, pepper: rt.pepper, now: () => Date.now() + 310_000 }),
     });
     const phone = usNumber();
     await sendCode(phone.formatted);

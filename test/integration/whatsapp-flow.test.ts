@@ -147,7 +147,7 @@ test('a code works once: the second verify of the id is 404', async () => {
 describe('expiry (a clock injected into the engine, as mobile-flow does)', () => {
   const verifyAt = (offsetMs: number) => {
     const rt = runtime();
-    return makeVerifyOtp({ tenants: rt.keyTenants, engine: createEngine({ repo: rt.repo, pepper: rt.pepper, now: () => Date.now() + offsetMs }) });
+    return makeVerifyOtp({ tenants: rt.keyTenants, engine: createEngine({ identities: rt.identities, counters: rt.counters, pepper: rt.pepper, now: () => Date.now() + offsetMs }) });
   };
 
   test('the project default: valid at 4:50, 410 in the document shape at 5:10', async () => {

@@ -43,7 +43,9 @@ export const errorResponder = (format: ErrorFormatter = coreErrorFormat): Middle
     const { error } = request;
     if (error instanceof ApiError) {
       if (error.status >= 500) log.warn('request failed', { code: error.code, status: error.status });
-      request.response = format(error, request.event);
+      const response = format(error, request.event);
+      // Whatever the style's envelope, the error's own headers (Retry-After) go out with it.
+      request.response = { ...response, headers: { ...response.headers, ...error.headers } };
       return;
     }
     log.error('unexpected error', {
@@ -123,7 +125,7 @@ export const createTenantResolver =
     if (!isTenantName({ projectId, environment })) throw errors.invalidAppKey();
     const [key, project] = await Promise.all([repo.findAppKey(hashAppKey(appKey)), repo.findProject(projectId)]);
     if (!key || !project || key.projectId !== projectId || key.environment !== environment) throw errors.invalidAppKey();
-    return { projectId, environment, settings: resolveSettings(project.settings, defaultCountryCode) };
+    return { projectId, environment, settings: resolveSettings(project.settings, defaultCountryCode, environment) };
   };
 
 /**
@@ -136,7 +138,7 @@ export const createKeyTenantResolver =
     const key = await repo.findAppKey(hashAppKey(keyOf(event)));
     const project = key ? await repo.findProject(key.projectId) : undefined;
     if (!key || !project) throw errors.invalidAppKey();
-    return { projectId: key.projectId, environment: key.environment, settings: resolveSettings(project.settings, defaultCountryCode) };
+    return { projectId: key.projectId, environment: key.environment, settings: resolveSettings(project.settings, defaultCountryCode, key.environment) };
   };
 
 export interface TenantContext extends Context {

@@ -1,4 +1,4 @@
-import type { Engine, Sender, Tenant } from '#core/otp/engine';
+import type { Engine, Sender, SendContext, Tenant } from '#core/otp/engine';
 import type { Context } from 'aws-lambda';
 import { json, tenantRoute, type HttpEvent, type HttpResult, type TenantResolver } from '#core/http/route';
 import { emailIdentity, normaliseEmail, normalisePhone, phoneIdentity, type Phone } from '#core/otp/identity';
@@ -28,20 +28,23 @@ const phoneOf = (input: { mobile: string; country_code?: string | undefined }, t
   normalisePhone({ mobile: input.mobile, countryCode: input.country_code }, tenant.settings);
 
 
+/** This style is called from the end user's device: the caller's IP is the user's, and the per-IP limit applies. */
+const clientOf = (event: HttpEvent): SendContext => ({ style: 'mobile-email', clientIp: event.requestContext.http.sourceIp });
+
 /** What the documents return for a phone: the number as the user knows it, plus its country code. */
 const mobileFields = (phone: Phone) => ({ mobile: phone.nationalNumber, country_code: phone.countryCallingCode });
 
 export const mobileOtpStart = (mode: Mode, deps: StartDeps) =>
-  tenantRoute(deps.tenants, async (body, tenant) => {
+  tenantRoute(deps.tenants, async (body, tenant, event) => {
     const phone = phoneOf(parse(mobileBody, body), tenant);
-    const { userId } = await deps.engine[mode](tenant, phoneIdentity(phone.e164), deps.sender);
+    const { userId } = await deps.engine[mode](tenant, phoneIdentity(phone.e164), deps.sender, clientOf(event));
     return json(statusFor[mode], { user_id: userId, ...mobileFields(phone) });
   });
 
 export const emailOtpStart = (mode: Mode, deps: StartDeps) =>
-  tenantRoute(deps.tenants, async (body, tenant) => {
+  tenantRoute(deps.tenants, async (body, tenant, event) => {
     const address = normaliseEmail(parse(emailBody, body).email);
-    const { userId } = await deps.engine[mode](tenant, emailIdentity(address), deps.sender);
+    const { userId } = await deps.engine[mode](tenant, emailIdentity(address), deps.sender, clientOf(event));
     return json(statusFor[mode], { user_id: userId, email: address });
   });
 

@@ -1,3 +1,5 @@
+import { getCountries, type CountryCode } from 'libphonenumber-js/max';
+import metadata from 'libphonenumber-js/metadata.max.json';
 import * as v from 'valibot';
 import { MAX_CODE_LENGTH, MIN_CODE_LENGTH } from '#core/otp/codes';
 
@@ -16,11 +18,44 @@ export interface ProjectSettings {
   readonly verificationTokenTtlSeconds: number;
   /** Calling code such as "+91"; falls back to the deployment's DEFAULT_COUNTRY_CODE. */
   readonly defaultCountryCode: string;
-  /** ISO 3166-1 alpha-2 regions allowed for SMS, e.g. ["IN","US"]; empty means every country. */
+  /**
+   * ISO 3166-1 alpha-2 regions phone numbers may belong to, e.g. ["IN","US"]; ["*"] allows every
+   * country. Default: the main country of the default calling code only (SMS pumping targets
+   * numbers in countries a project never serves).
+   */
   readonly allowedCountries: readonly string[];
   /** The project's WhatsApp OTP configurations by uid (the `{otp_config_uid}` of `/otp/{uid}/sendOTP`). */
   readonly whatsappConfigs: Readonly<Record<string, WhatsappConfig>>;
+
+  // Abuse limits. Every one holds across Lambda containers: they are DynamoDB conditional writes.
+  /** Seconds between two codes sent to one identifier (phone number or email). */
+  readonly resendCooldownSeconds: number;
+  readonly sendsPerIdentifierPerHour: number;
+  readonly sendsPerIdentifierPerDay: number;
+  /** Sends per end-user IP per hour (0 = off), where the style knows the end user's IP. */
+  readonly sendsPerIpPerHour: number;
+  /** Per-style overrides of sendsPerIpPerHour, e.g. {"mobile-email": 50}. */
+  readonly sendsPerIpPerHourByStyle: Readonly<Record<string, number>>;
+  /** Wrong codes per identifier per hour across all its codes; past it even the right code is refused until the hour ends. */
+  readonly failedVerificationsPerIdentifierPerHour: number;
+  /** Consecutive wrong codes per identifier before only a success or an operator clears it (NIST: at most 100). */
+  readonly maxConsecutiveFailures: number;
+  /** Project-wide spend caps (all environments together). */
+  readonly smsPerHour: number;
+  readonly smsPerDay: number;
+  readonly whatsappPerHour: number;
+  readonly whatsappPerDay: number;
+  /** SMS and WhatsApp messages per destination country per hour. */
+  readonly sendsPerCountryPerHour: number;
+  /** Fixed codes for listed test numbers (E.164) and emails: nothing is sent, no limit applies. Empty where the environment does not allow them. */
+  readonly testIdentifiers: Readonly<Record<string, string>>;
+  readonly testIdentifierEnvironments: readonly string[];
+  /** Login for an unknown identifier answers like a known one; signup for a known one answers 201 and texts the owner. */
+  readonly concealUserExistence: boolean;
 }
+
+const count = (min: number, max: number) => v.optional(v.pipe(v.number(), v.integer(), v.minValue(min), v.maxValue(max)));
+const E164 = /^\+[1-9][0-9]{6,14}$/;
 
 /**
  * One WhatsApp OTP configuration: who the message comes from and how it reads. Length and validity
@@ -51,8 +86,28 @@ export const settingsSchema = v.object({
   tokenTtlSeconds: v.optional(v.pipe(v.number(), v.integer(), v.minValue(60), v.maxValue(86_400))),
   verificationTokenTtlSeconds: v.optional(v.pipe(v.number(), v.integer(), v.minValue(60), v.maxValue(86_400))),
   defaultCountryCode: v.optional(v.pipe(v.string(), v.regex(/^\+[1-9][0-9]{0,2}$/))),
-  allowedCountries: v.optional(v.array(v.pipe(v.string(), v.regex(/^[A-Z]{2}$/)))),
   whatsappConfigs: v.optional(v.record(whatsappConfigUidSchema, whatsappConfigSchema)),
+  allowedCountries: v.optional(v.union([v.tuple([v.literal('*')]), v.pipe(v.array(v.pipe(v.string(), v.regex(/^[A-Z]{2}$/))), v.minLength(1))])),
+  resendCooldownSeconds: count(0, 3600),
+  sendsPerIdentifierPerHour: count(1, 100),
+  sendsPerIdentifierPerDay: count(1, 1000),
+  sendsPerIpPerHour: count(0, 1_000_000),
+  sendsPerIpPerHourByStyle: v.optional(v.record(v.picklist(['mobile-email', 'verification-id', 'whatsapp', 'twilio-verify']), v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(1_000_000)))),
+  failedVerificationsPerIdentifierPerHour: count(1, 100),
+  maxConsecutiveFailures: count(1, 100),
+  smsPerHour: count(1, 10_000_000),
+  smsPerDay: count(1, 100_000_000),
+  whatsappPerHour: count(1, 10_000_000),
+  whatsappPerDay: count(1, 100_000_000),
+  sendsPerCountryPerHour: count(1, 10_000_000),
+  testIdentifiers: v.optional(
+    v.pipe(
+      v.record(v.union([v.pipe(v.string(), v.regex(E164)), v.pipe(v.string(), v.trim(), v.toLowerCase(), v.email())]), v.pipe(v.string(), v.regex(/^[0-9]{4,10}$/))),
+      v.maxEntries(100),
+    ),
+  ),
+  testIdentifierEnvironments: v.optional(v.array(v.pipe(v.string(), v.regex(/^[a-z0-9][a-z0-9-]{0,62}$/)))),
+  concealUserExistence: v.optional(v.boolean()),
 });
 
 export const settingDefaults = {
@@ -62,8 +117,22 @@ export const settingDefaults = {
   maxAttempts: 5,
   tokenTtlSeconds: 3600,
   verificationTokenTtlSeconds: 7200,
-  allowedCountries: [] as readonly string[],
   whatsappConfigs: {} as Readonly<Record<string, WhatsappConfig>>,
+  resendCooldownSeconds: 30,
+  sendsPerIdentifierPerHour: 5,
+  sendsPerIdentifierPerDay: 10,
+  sendsPerIpPerHour: 20,
+  sendsPerIpPerHourByStyle: {} as Readonly<Record<string, number>>,
+  failedVerificationsPerIdentifierPerHour: 10,
+  maxConsecutiveFailures: 100,
+  smsPerHour: 1000,
+  smsPerDay: 10_000,
+  whatsappPerHour: 1000,
+  whatsappPerDay: 10_000,
+  sendsPerCountryPerHour: 500,
+  testIdentifiers: {} as Readonly<Record<string, string>>,
+  testIdentifierEnvironments: ['development'] as readonly string[],
+  concealUserExistence: false,
 };
 
 /** Configurations are resolved one by one: an invalid one is dropped (never trusted), the others stay. */
@@ -77,7 +146,19 @@ const resolveWhatsappConfigs = (stored: unknown): Readonly<Record<string, Whatsa
   return Object.freeze(configs);
 };
 
-export const resolveSettings = (stored: unknown, deploymentDefaultCountryCode: string): ProjectSettings => {
+const knownCountries = new Set<string>(getCountries());
+
+/** The main country of a calling code ("+1" -> US, "+44" -> GB), as libphonenumber lists it first. */
+export const mainCountryOf = (callingCode: string): string | undefined => {
+  const region = (metadata as { country_calling_codes: Record<string, string[]> }).country_calling_codes[callingCode.replace(/^\+/, '')]?.[0];
+  return region !== undefined && knownCountries.has(region as CountryCode) ? region : undefined;
+};
+
+/**
+ * The settings a request runs with. `environment` decides whether the project's test identifiers
+ * are live: only in the environments listed in testIdentifierEnvironments (default: development).
+ */
+export const resolveSettings = (stored: unknown, deploymentDefaultCountryCode: string, environment?: string): ProjectSettings => {
   const input = typeof stored === 'object' && stored !== null ? (stored as Record<string, unknown>) : {};
   const valid: Record<string, unknown> = {};
   // Field by field, so one bad value costs only that field its custom value.
@@ -85,10 +166,20 @@ export const resolveSettings = (stored: unknown, deploymentDefaultCountryCode: s
     const result = v.safeParse(schema, input[key]);
     if (result.success && result.output !== undefined) valid[key] = result.output;
   }
+  const defaultCountryCode = (valid.defaultCountryCode as string | undefined) ?? deploymentDefaultCountryCode;
+  const mainCountry = mainCountryOf(defaultCountryCode);
+  const testEnvironments = (valid.testIdentifierEnvironments as string[] | undefined) ?? settingDefaults.testIdentifierEnvironments;
+  const codeLength = (valid.codeLength as number | undefined) ?? settingDefaults.codeLength;
+  // A fixed code must be a code of the project's length, or it could never be typed in.
+  const testIdentifiers = Object.fromEntries(
+    Object.entries((valid.testIdentifiers as Record<string, string> | undefined) ?? {}).filter(([, code]) => code.length === codeLength),
+  );
   return Object.freeze({
     ...settingDefaults,
-    defaultCountryCode: deploymentDefaultCountryCode,
     ...valid,
     whatsappConfigs: resolveWhatsappConfigs(input.whatsappConfigs),
+    defaultCountryCode,
+    allowedCountries: (valid.allowedCountries as string[] | undefined) ?? (mainCountry ? [mainCountry] : ['*']),
+    testIdentifiers: environment !== undefined && testEnvironments.includes(environment) ? testIdentifiers : {},
   }) as ProjectSettings;
 };

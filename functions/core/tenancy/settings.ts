@@ -12,11 +12,16 @@ export interface ProjectSettings {
   readonly otpTtlSeconds: number;
   readonly maxAttempts: number;
   readonly tokenTtlSeconds: number;
+  /** Lifetime of each refresh token; a session lasts as long as it is refreshed within it. */
+  readonly refreshTokenTtlSeconds: number;
   /** Calling code such as "+91"; falls back to the deployment's DEFAULT_COUNTRY_CODE. */
   readonly defaultCountryCode: string;
   /** ISO 3166-1 alpha-2 regions allowed for SMS, e.g. ["IN","US"]; empty means every country. */
   readonly allowedCountries: readonly string[];
 }
+
+/** A refresh token lives at most a year; revocation records are kept this long (see tokens/sessions.ts). */
+export const MAX_REFRESH_TOKEN_TTL_SECONDS = 365 * 86_400;
 
 export const settingsSchema = v.object({
   appName: v.optional(v.pipe(v.string(), v.trim(), v.minLength(1), v.maxLength(60))),
@@ -25,6 +30,7 @@ export const settingsSchema = v.object({
   otpTtlSeconds: v.optional(v.pipe(v.number(), v.integer(), v.minValue(30), v.maxValue(600))),
   maxAttempts: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(20))),
   tokenTtlSeconds: v.optional(v.pipe(v.number(), v.integer(), v.minValue(60), v.maxValue(86_400))),
+  refreshTokenTtlSeconds: v.optional(v.pipe(v.number(), v.integer(), v.minValue(3_600), v.maxValue(MAX_REFRESH_TOKEN_TTL_SECONDS))),
   defaultCountryCode: v.optional(v.pipe(v.string(), v.regex(/^\+[1-9][0-9]{0,2}$/))),
   allowedCountries: v.optional(v.array(v.pipe(v.string(), v.regex(/^[A-Z]{2}$/)))),
 });
@@ -35,6 +41,7 @@ export const settingDefaults = {
   otpTtlSeconds: 300,
   maxAttempts: 5,
   tokenTtlSeconds: 3600,
+  refreshTokenTtlSeconds: 30 * 86_400,
   allowedCountries: [] as readonly string[],
 };
 

@@ -85,7 +85,7 @@ export class IdentityTakenError extends Error {
   }
 }
 
-const tenantPrefix = (t: TenantRef) => `T#${t.projectId}#${t.environment}`;
+export const tenantPrefix = (t: TenantRef) => `T#${t.projectId}#${t.environment}`;
 const identityKey = (t: TenantRef, id: Identity) => ({ pk: `${tenantPrefix(t)}#ID#${id.kind}#${id.address}`, sk: 'IDENTITY' });
 const userKey = (t: TenantRef, userId: string) => ({ pk: `${tenantPrefix(t)}#USER#${userId}`, sk: 'USER' });
 const otpKey = (t: TenantRef, id: Identity) => ({ pk: `${tenantPrefix(t)}#OTP#${id.kind}#${id.address}`, sk: 'OTP' });

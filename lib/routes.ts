@@ -29,6 +29,8 @@ const tenantBase = '/auth/{projectId}/{environment}';
 const sendsSms: Capability[] = ['table:write', 'secret:pepper', 'send:sms'];
 const sendsEmail: Capability[] = ['table:write', 'secret:pepper', 'send:email'];
 const verifies: Capability[] = ['table:write', 'secret:pepper', 'secret:signing-key'];
+// Refresh and logout touch sessions and keys only, never codes: no pepper.
+const sessions: Capability[] = ['table:write', 'secret:signing-key'];
 
 export const routes: readonly Route[] = [
   { id: 'MobileOtpSignup', method: 'POST', path: `${tenantBase}/mobile-otp-signup`, entry: 'functions/mobile-otp-signup.ts', needs: sendsSms },
@@ -37,6 +39,8 @@ export const routes: readonly Route[] = [
   { id: 'EmailOtpSignup', method: 'POST', path: `${tenantBase}/email-otp-signup`, entry: 'functions/email-otp-signup.ts', needs: sendsEmail },
   { id: 'EmailOtpLogin', method: 'POST', path: `${tenantBase}/email-otp-login`, entry: 'functions/email-otp-login.ts', needs: sendsEmail },
   { id: 'EmailOtpVerify', method: 'POST', path: `${tenantBase}/email-otp-verify`, entry: 'functions/email-otp-verify.ts', needs: verifies },
+  { id: 'TokenRefresh', method: 'POST', path: `${tenantBase}/token/refresh`, entry: 'functions/token-refresh.ts', needs: sessions },
+  { id: 'Logout', method: 'POST', path: `${tenantBase}/logout`, entry: 'functions/logout.ts', needs: sessions },
   { id: 'Jwks', method: 'GET', path: `${tenantBase}/.well-known/jwks.json`, entry: 'functions/jwks.ts', needs: ['table:read', 'secret:signing-key'] },
   { id: 'OpenidConfiguration', method: 'GET', path: `${tenantBase}/.well-known/openid-configuration`, entry: 'functions/openid-configuration.ts', needs: ['table:read'] },
 ];

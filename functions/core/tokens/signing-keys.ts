@@ -86,7 +86,7 @@ export class RotationTooSoonError extends Error {
 
   constructor(earliest: Date) {
     super(
-      `otpgate: the signing key was rotated less than ${MIN_ROTATION_INTERVAL_SECONDS / 3600} hours ago; rotating again before ` +
+      `otpgate: the signing key was rotated less than ${Math.floor(MIN_ROTATION_INTERVAL_SECONDS / 3600)} h ${Math.round((MIN_ROTATION_INTERVAL_SECONDS % 3600) / 60)} min ago; rotating again before ` +
         `${earliest.toISOString()} would reject tokens signed with the key it drops (force to do it anyway, e.g. after a leak)`,
     );
     this.name = 'RotationTooSoonError';

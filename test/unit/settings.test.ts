@@ -5,6 +5,7 @@ const custom = {
   otpTtlSeconds: 600,
   maxAttempts: 3,
   tokenTtlSeconds: 7200,
+  refreshTokenTtlSeconds: 7 * 86_400,
   defaultCountryCode: '+1',
   allowedCountries: ['IN', 'US'],
 };
@@ -14,6 +15,7 @@ const defaults = {
   otpTtlSeconds: 300,
   maxAttempts: 5,
   tokenTtlSeconds: 3600,
+  refreshTokenTtlSeconds: 30 * 86_400,
   defaultCountryCode: '+91',
   allowedCountries: [],
 };
@@ -39,6 +41,8 @@ describe('resolveSettings', () => {
     ['otpTtlSeconds', 601],
     ['maxAttempts', 0],
     ['tokenTtlSeconds', 10],
+    ['refreshTokenTtlSeconds', 60],
+    ['refreshTokenTtlSeconds', 366 * 86_400],
     ['defaultCountryCode', '91'],
     ['allowedCountries', ['in']],
     ['maxAttempts', '5'],

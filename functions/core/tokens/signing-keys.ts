@@ -49,12 +49,13 @@ const materialSchema = v.object({
 /** Reads the secret's value: a plain seed (as the stack generates it) or rotated JSON. */
 export const parseKeyMaterial = (secret: string): KeyMaterial => {
   const text = secret.trim();
-  if (!text.startsWith('{')) return v.parse(materialSchema, { current: text });
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (error) {
-    throw new ConfigError('the signing-key secret is neither a seed nor valid JSON', { cause: error });
+  let json: unknown = { current: text };
+  if (text.startsWith('{')) {
+    try {
+      json = JSON.parse(text);
+    } catch (error) {
+      throw new ConfigError('the signing-key secret is neither a seed nor valid JSON', { cause: error });
+    }
   }
   const result = v.safeParse(materialSchema, json);
   if (!result.success) throw new ConfigError(`the signing-key secret is malformed: ${result.issues[0].message}`);

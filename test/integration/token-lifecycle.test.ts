@@ -186,7 +186,7 @@ describe('refresh', () => {
     expect((await refreshWith(session.refresh_token)).status).toBe(200);
   });
 
-  test('reuse is logged for operators without any token', async () => {
+  test('refresh, reuse and logout are logged for operators without any token', async () => {
     const lines: string[] = [];
     const capture = (...args: unknown[]) => void lines.push(args.map(String).join(' '));
     const out = jest.spyOn(console, 'log').mockImplementation(capture);
@@ -197,8 +197,11 @@ describe('refresh', () => {
       const session = await signIn();
       const next = await refreshWith(session.refresh_token);
       await refreshWith(session.refresh_token);
+      await logoutWith(next.body.access_token);
       const text = lines.join('\n');
+      expect(text).toContain('"message":"session refreshed"');
       expect(text).toContain('"message":"refresh token reused; session revoked"');
+      expect(text).toContain('"message":"session revoked"');
       expect(text).toContain(`"sessionId":"${decodeJwt(session.access_token).sid as string}"`);
       for (const secret of [session.refresh_token, next.body.refresh_token as string, session.access_token]) expect(text).not.toContain(secret);
     } finally {

@@ -109,6 +109,7 @@ export const createSessions = (deps: SessionDeps) => {
         await revokeForReuse(tenant, record, at);
         throw errors.invalidRefreshToken();
       }
+      log.info('session refreshed', where(tenant, record));
       return successor;
     },
 
@@ -116,12 +117,14 @@ export const createSessions = (deps: SessionDeps) => {
     async revoke(tenant: Tenant, userId: string, sessionId: string): Promise<void> {
       const at = now();
       await deps.store.revokeFamily(tenant, userId, sessionId, 'logout', at, keepRevocationUntil(at));
+      log.info('session revoked', { projectId: tenant.projectId, environment: tenant.environment, userId, sessionId });
     },
 
     /** Logout everywhere: every session of the user started until now. */
     async revokeAll(tenant: Tenant, userId: string): Promise<void> {
       const at = now();
       await deps.store.revokeAllFamilies(tenant, userId, at, keepRevocationUntil(at));
+      log.info('all sessions revoked', { projectId: tenant.projectId, environment: tenant.environment, userId });
     },
   };
 };

@@ -2,6 +2,7 @@ import { Annotations, ArnFormat, CfnOutput, Duration, RemovalPolicy, Stack, type
 import { CorsHttpMethod, HttpApi, HttpMethod } from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import { AttributeType, Billing, TableV2 } from 'aws-cdk-lib/aws-dynamodb';
+import { CfnPermission } from 'aws-cdk-lib/aws-lambda';
 import { Effect, PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { Secret, type ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
@@ -22,6 +23,8 @@ export interface OtpGateStackProps extends StackProps {
   readonly throttle?: { rateLimit: number; burstLimit: number };
   /** The public URL the API is served under (custom domain), used as the token issuer when set. */
   readonly publicBaseUrl?: string;
+  /** How often Secrets Manager rotates the token signing key. @default Duration.days(90) */
+  readonly signingKeyRotation?: Duration;
 }
 
 const defaultThrottle = { rateLimit: 50, burstLimit: 100 };
@@ -57,6 +60,22 @@ export class OtpGateStack extends Stack {
       generateSecretString: { passwordLength: 64, excludePunctuation: true },
       removalPolicy: RemovalPolicy.RETAIN,
     });
+
+    // Rotation keeps the replaced seed as `previous` (tokens signed with it keep verifying); see functions/core/tokens/signing-keys.ts.
+    const signingKeyRotation = new OtpFunction(this, 'SigningKeyRotation', {
+      entry: 'functions/rotate-signing-key.ts',
+      description: 'otpgate: rotates the token signing key seed (Secrets Manager rotation)',
+    });
+    signingKey.addRotationSchedule('SigningKeyRotationSchedule', {
+      rotationLambda: signingKeyRotation,
+      automaticallyAfter: props.signingKeyRotation ?? Duration.days(90),
+      // A deployment is not a reason to rotate; only the schedule or an operator is.
+      rotateImmediatelyOnUpdate: false,
+    });
+    // Only Secrets Manager calls made for this account may invoke it (the construct grants the service principal alone).
+    for (const child of signingKeyRotation.node.children) {
+      if (child instanceof CfnPermission && child.principal === 'secretsmanager.amazonaws.com') child.sourceAccount = this.account;
+    }
 
     let twilio: ISecret | undefined;
     if (props.twilioSecretName) {

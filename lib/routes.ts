@@ -36,6 +36,8 @@ const sendsEmailOrVerifies: Capability[] = [...sendsEmail, 'secret:signing-key']
 
 // One parameter name for both: API Gateway rejects sibling routes naming the same path position differently.
 const whatsappBase = '/otp/{otpId}';
+// Refresh and logout touch sessions and keys only, never codes: no pepper.
+const sessions: Capability[] = ['table:write', 'secret:signing-key'];
 
 export const routes: readonly Route[] = [
   { id: 'MobileOtpSignup', method: 'POST', path: `${tenantBase}/mobile-otp-signup`, entry: 'functions/mobile-otp-signup.ts', needs: sendsSms },
@@ -49,6 +51,8 @@ export const routes: readonly Route[] = [
   { id: 'UserAuthenticate', method: 'POST', path: '/v1/user/authenticate', entry: 'functions/user-authenticate.ts', needs: verifies },
   { id: 'WhatsappSendOtp', method: 'POST', path: `${whatsappBase}/sendOTP`, entry: 'functions/whatsapp-send-otp.ts', needs: ['table:write', 'secret:pepper', 'send:whatsapp'] },
   { id: 'WhatsappVerifyOtp', method: 'POST', path: `${whatsappBase}/verifyOTP`, entry: 'functions/whatsapp-verify-otp.ts', needs: ['table:write', 'secret:pepper'] },
+  { id: 'TokenRefresh', method: 'POST', path: `${tenantBase}/token/refresh`, entry: 'functions/token-refresh.ts', needs: sessions },
+  { id: 'Logout', method: 'POST', path: `${tenantBase}/logout`, entry: 'functions/logout.ts', needs: sessions },
   { id: 'Jwks', method: 'GET', path: `${tenantBase}/.well-known/jwks.json`, entry: 'functions/jwks.ts', needs: ['table:read', 'secret:signing-key'] },
   { id: 'OpenidConfiguration', method: 'GET', path: `${tenantBase}/.well-known/openid-configuration`, entry: 'functions/openid-configuration.ts', needs: ['table:read'] },
 ];

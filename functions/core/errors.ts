@@ -81,6 +81,13 @@ export const errors = {
   countryNotAllowed: () => new ApiError(403, 'country_not_allowed', 'Numbers from this country are not enabled for this project.', { field: 'mobile' }),
   deliveryFailed: (channel: 'sms' | 'whatsapp' | 'email', cause?: unknown) =>
     new ApiError(502, 'delivery_failed', `The ${channelNames[channel]} could not be sent; try again later.`, { cause }),
+  invalidRefreshToken: () =>
+    new ApiError(401, 'invalid_refresh_token', 'The refresh token is not valid (unknown, expired, already used or revoked); sign in again.', {
+      field: 'refresh_token',
+    }),
+  missingAccessToken: () => new ApiError(401, 'missing_access_token', 'An "Authorization: Bearer <access token>" header is required.'),
+  invalidAccessToken: (cause?: unknown) =>
+    new ApiError(401, 'invalid_access_token', 'The access token is not valid for this project and environment, or has expired.', { cause }),
   projectNotFound: () => new ApiError(404, 'project_not_found', 'No such project and environment.'),
   otpConfigNotFound: () => new ApiError(404, 'otp_config_not_found', 'The project has no WhatsApp OTP configuration with this id.'),
   timeout: () => new ApiError(503, 'timeout', 'The request took too long; try again.'),

@@ -8,7 +8,10 @@ import { createCounterStore, type CounterStore } from '#core/store/counters';
 import { createIdentityStore, type IdentityStore } from '#core/store/identities';
 import { createRepository, type Repository, type TenantRef } from '#core/store/repository';
 import { cached, fileSecrets, requiredSecret, secretsManagerSecrets, type SecretSource } from '#core/secrets';
-import { signingKeyFromSeed, type SigningKey } from '#core/tokens/access-tokens';
+import { createSessionStore } from '#core/store/sessions';
+import type { SigningKey } from '#core/tokens/access-tokens';
+import { createSessions, type Sessions } from '#core/tokens/sessions';
+import { createTenantKeys } from '#core/tokens/signing-keys';
 
 /**
  * The production wiring, built once per container: config from the environment (a missing
@@ -23,8 +26,12 @@ export interface Runtime {
   readonly counters: CounterStore;
   readonly secrets: SecretSource;
   readonly pepper: () => Promise<Uint8Array>;
-  /** The signing key of one project and environment, derived once per container. */
+  /** The key one project and environment signs with now; the secret is re-read every 5 minutes (rotation). */
   readonly signingKey: (tenant: TenantRef) => Promise<SigningKey>;
+  /** Its published keys (current and previous): the JWKS, and what access tokens are checked against. */
+  readonly verificationKeys: (tenant: TenantRef) => Promise<readonly SigningKey[]>;
+  /** Refresh tokens: start, refresh (rotate), revoke. */
+  readonly sessions: Sessions;
   /** APP-KEY plus /auth/{project}/{environment} in the path (the mobile/email style). */
   readonly tenants: TenantResolver;
   /** The key alone picks the tenant (styles whose URLs name no project). */
@@ -46,17 +53,7 @@ export const createRuntime = (config: Config = loadConfig()): Runtime => {
           twilio: config.twilioSecretId,
         }, { projectPrefix: config.projectSecretPrefix });
   const pepper = cached(async () => Buffer.from(await requiredSecret(secrets, 'pepper'), 'utf8'));
-  const seed = cached(() => requiredSecret(secrets, 'signing-key'));
-  const keys = new Map<string, () => Promise<SigningKey>>();
-  const signingKey = (tenant: TenantRef) => {
-    const id = `${tenant.projectId}\0${tenant.environment}`;
-    let key = keys.get(id);
-    if (!key) {
-      key = cached(async () => signingKeyFromSeed(await seed(), tenant));
-      keys.set(id, key);
-    }
-    return key();
-  };
+  const { signingKey, verificationKeys } = createTenantKeys({ loadSecret: () => requiredSecret(secrets, 'signing-key') });
   return {
     config,
     repo,
@@ -65,6 +62,8 @@ export const createRuntime = (config: Config = loadConfig()): Runtime => {
     secrets,
     pepper,
     signingKey,
+    verificationKeys,
+    sessions: createSessions({ store: createSessionStore(doc, config.tableName) }),
     tenants: createTenantResolver(repo, config.defaultCountryCode),
     keyTenants: createKeyTenantResolver(repo, config.defaultCountryCode),
     engine: createEngine({ identities, counters, pepper }),

@@ -1,4 +1,4 @@
-import { App, type CfnElement } from 'aws-cdk-lib';
+import { App, Duration, type CfnElement } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import type { Function as LambdaFunction } from 'aws-cdk-lib/aws-lambda';
 import { OtpGateStack, type OtpGateStackProps } from '#lib/otpgate-stack';
@@ -81,8 +81,8 @@ const needs = (route: Route, capability: Capability) => route.needs.includes(cap
 describe('functions and routes come from the route table', () => {
   const { template } = withoutTwilio;
 
-  test('one Lambda function per route, and no helper functions (log retention, custom resources)', () => {
-    template.resourceCountIs('AWS::Lambda::Function', routes.length);
+  test('one Lambda function per route plus the signing-key rotation, and no helper functions (log retention, custom resources)', () => {
+    template.resourceCountIs('AWS::Lambda::Function', routes.length + 1);
   });
 
   test.each(routes)('$method $path is routed to the $id function', (route) => {
@@ -131,10 +131,10 @@ describe('functions and routes come from the route table', () => {
   });
 
   test('every function logs to its own log group with a retention', () => {
-    template.resourceCountIs('AWS::Logs::LogGroup', routes.length);
+    template.resourceCountIs('AWS::Logs::LogGroup', routes.length + 1);
     template.allResourcesProperties('AWS::Logs::LogGroup', { RetentionInDays: 30 });
     const logGroupIds = Object.keys(template.findResources('AWS::Logs::LogGroup'));
-    const used = routes.map((route) => lambdaResource(withoutTwilio, route).Properties.LoggingConfig.LogGroup.Ref);
+    const used = Object.values(template.findResources('AWS::Lambda::Function')).map((fn) => fn.Properties.LoggingConfig.LogGroup.Ref);
     expect(new Set(used)).toEqual(new Set(logGroupIds));
   });
 });
@@ -169,6 +169,54 @@ describe('secrets', () => {
       SecretString: Match.absent(),
     });
     template.allResources('AWS::SecretsManager::Secret', { DeletionPolicy: 'Retain' });
+  });
+
+  test('the signing key rotates every 90 days through the rotation function, and not on every deploy', () => {
+    const { template } = withoutTwilio;
+    const rotation = withoutTwilio.stack.node.findChild('SigningKeyRotation') as LambdaFunction;
+    template.resourceCountIs('AWS::SecretsManager::RotationSchedule', 1);
+    template.hasResourceProperties('AWS::SecretsManager::RotationSchedule', {
+      SecretId: { Ref: secretId(withoutTwilio, 'SigningKeySeed') },
+      RotationLambdaARN: { 'Fn::GetAtt': [logicalId(withoutTwilio, rotation), 'Arn'] },
+      RotationRules: { ScheduleExpression: 'rate(90 days)' },
+      RotateImmediatelyOnUpdate: false,
+    });
+    synth({ signingKeyRotation: Duration.days(30) }).template.hasResourceProperties('AWS::SecretsManager::RotationSchedule', {
+      RotationRules: { ScheduleExpression: 'rate(30 days)' },
+    });
+  });
+
+  test('the rotation function is built like every other one and only Secrets Manager of this account may invoke it', () => {
+    const { template } = withoutTwilio;
+    const rotation = withoutTwilio.stack.node.findChild('SigningKeyRotation') as LambdaFunction;
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Runtime: 'nodejs22.x',
+      Architectures: ['arm64'],
+      Handler: 'index.handler',
+      Description: Match.stringLikeRegexp('rotates the token signing key'),
+    });
+    template.hasResourceProperties('AWS::Lambda::Permission', {
+      FunctionName: { 'Fn::GetAtt': [logicalId(withoutTwilio, rotation), 'Arn'] },
+      Principal: 'secretsmanager.amazonaws.com',
+      SourceAccount: { Ref: 'AWS::AccountId' },
+    });
+  });
+
+  test('the rotation function can rewrite the signing key and nothing else', () => {
+    const rotation = withoutTwilio.stack.node.findChild('SigningKeyRotation') as LambdaFunction;
+    const roleRef = JSON.stringify({ Ref: logicalId(withoutTwilio, rotation.role!) });
+    const statements = Object.values(withoutTwilio.template.findResources('AWS::IAM::Policy'))
+      .filter((policy) => policy.Properties.Roles.some((r: unknown) => JSON.stringify(r) === roleRef))
+      .flatMap((policy) => policy.Properties.PolicyDocument.Statement as Statement[]);
+    const onResources = statements.filter((s) => s.Resource !== '*');
+    expect(onResources).toEqual([
+      expect.objectContaining({
+        Action: ['secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue', 'secretsmanager:PutSecretValue', 'secretsmanager:UpdateSecretVersionStage'],
+        Resource: { Ref: secretId(withoutTwilio, 'SigningKeySeed') },
+      }),
+    ]);
+    // The rotation construct always adds GetRandomPassword, which reads no resource; nothing else may be unscoped.
+    expect(statements.filter((s) => s.Resource === '*').flatMap((s) => [s.Action].flat())).toEqual(['secretsmanager:GetRandomPassword']);
   });
 
   test('without a Twilio secret the stack warns that SMS will fail', () => {

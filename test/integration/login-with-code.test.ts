@@ -45,6 +45,8 @@ describe('mobile-otp-login with otp_code is a verify', () => {
       access_token: expect.any(String),
       token_type: 'bearer',
       expires_in: 3600,
+      refresh_token: expect.stringMatching(/^ogr_/),
+      refresh_expires_in: 2_592_000,
     });
     expect(await verifiedSub(res.body.access_token)).toBe(userId);
     expect(await inbox(to)).toHaveLength(1);
@@ -108,7 +110,7 @@ describe('email-otp-login with otp_code is a verify', () => {
 
     const res = await post(emailLogin, { email, otp_code: Number(code) });
     expect(res.status).toBe(200);
-    expect(res.body).toEqual({ user_id: created.body.user_id, email, access_token: expect.any(String), token_type: 'bearer', expires_in: 3600 });
+    expect(res.body).toEqual({ user_id: created.body.user_id, email, access_token: expect.any(String), token_type: 'bearer', expires_in: 3600, refresh_token: expect.stringMatching(/^ogr_/), refresh_expires_in: 2_592_000 });
     expect(await verifiedSub(res.body.access_token)).toBe(created.body.user_id);
     expect(await inbox(email)).toHaveLength(1);
   });

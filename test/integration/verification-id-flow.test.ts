@@ -12,6 +12,7 @@ import { handler as signup } from '../../functions/mobile-otp-signup';
 import { handler as login } from '../../functions/mobile-otp-login';
 import { handler as verify } from '../../functions/mobile-otp-verify';
 import { handler as jwks } from '../../functions/jwks';
+import { handler as refresh } from '../../functions/token-refresh';
 import { call, event, inbox, latestCode, newTenant, uniqueIndianMobile, type Handler, type Response, type TestTenant } from '../support/harness';
 
 /**
@@ -95,13 +96,18 @@ describe('the seed flow, with its own bodies and headers', () => {
     expect(res.body).toEqual({
       status: 'success',
       traceId: res.requestId,
-      data: { token: expect.any(String), expiresAtIso8601: expect.any(String), publicUserId: expect.any(String) },
+      data: { token: expect.any(String), expiresAtIso8601: expect.any(String), publicUserId: expect.any(String), refreshToken: expect.stringMatching(/^ogr_/) },
     });
     const { data } = res.body;
     const payload = await verifyToken(data.token);
     expect(payload).toMatchObject({ sub: data.publicUserId, phone_number: phone.e164, env: 'development' });
     expect(payload.exp! - payload.iat!).toBe(7200);
     expect(new Date(payload.exp! * 1000).toISOString()).toBe(data.expiresAtIso8601);
+
+    // The refresh token is the same kind every style returns: it renews the session at token/refresh.
+    const renewed = await call(refresh, event(tenant, { body: { refresh_token: data.refreshToken }, appKey: tenant.appKey }));
+    expect(renewed.status).toBe(200);
+    expect(renewed.body.user_id).toBe(data.publicUserId);
   });
 
   test("the seed's example number +1(555)987-6543 is fictional: 400 invalid_mobile, nothing sent", async () => {

@@ -7,6 +7,7 @@ const custom = {
   maxAttempts: 3,
   tokenTtlSeconds: 7200,
   verificationTokenTtlSeconds: 600,
+  refreshTokenTtlSeconds: 7 * 86_400,
   defaultCountryCode: '+1',
   allowedCountries: ['IN', 'US'],
 };
@@ -17,6 +18,7 @@ const defaults = {
   maxAttempts: 5,
   tokenTtlSeconds: 3600,
   verificationTokenTtlSeconds: 7200,
+  refreshTokenTtlSeconds: 30 * 86_400,
   defaultCountryCode: '+91',
   allowedCountries: ['IN'],
 };
@@ -76,6 +78,8 @@ describe('resolveSettings', () => {
     ['tokenTtlSeconds', 10],
     ['verificationTokenTtlSeconds', 59],
     ['verificationTokenTtlSeconds', 86_401],
+    ['refreshTokenTtlSeconds', 60],
+    ['refreshTokenTtlSeconds', 366 * 86_400],
     ['defaultCountryCode', '91'],
     ['allowedCountries', ['in']],
     ['maxAttempts', '5'],

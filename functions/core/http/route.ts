@@ -58,10 +58,11 @@ export const errorResponder = (format: ErrorFormatter = coreErrorFormat): Middle
 });
 
 /** Parses the JSON body; a missing, malformed or non-object body is the client's 400, not our 500. */
-export const jsonBody = (): MiddlewareObj<HttpEvent, HttpResult> => ({
+export const jsonBody = (options: { optional?: boolean } = {}): MiddlewareObj<HttpEvent, HttpResult> => ({
   before: async function jsonBodyBefore(request) {
     const { event } = request;
     const text = event.isBase64Encoded && event.body ? Buffer.from(event.body, 'base64').toString('utf8') : event.body;
+    if ((text === undefined || text.trim() === '') && options.optional) return;
     if (text === undefined || text.trim() === '') throw errors.invalidRequest('The request body must be a JSON object.');
     let parsed: unknown;
     try {
@@ -160,6 +161,8 @@ const timeoutEarlyResponse = () => {
 export interface RouteOptions {
   /** The style's error envelope; the core shape by default. */
   readonly formatError?: ErrorFormatter;
+  /** An empty body reads as `{}` (e.g. logout, whose only field is optional). */
+  readonly bodyOptional?: boolean;
 }
 
 type LambdaHandler = (event: HttpEvent, context: Context) => Promise<HttpResult>;
@@ -179,7 +182,7 @@ export const tenantRoute = (
       .use(httpHeaderNormalizer())
       .use(errorResponder(options.formatError))
       .use(tenantAuth(resolveTenant))
-      .use(jsonBody())
+      .use(jsonBody({ optional: options.bodyOptional ?? false }))
       .handler((event, context) => handle(parsedBody(event), (context as TenantContext).tenant, event)),
   );
 

@@ -48,7 +48,13 @@ export const emailOtpStart = (mode: Mode, deps: StartDeps) =>
     return json(statusFor[mode], { user_id: userId, email: address });
   });
 
-const tokenFields = (issued: IssuedToken) => ({ access_token: issued.accessToken, token_type: 'bearer', expires_in: issued.expiresIn });
+const tokenFields = (issued: IssuedToken) => ({
+  access_token: issued.accessToken,
+  token_type: 'bearer',
+  expires_in: issued.expiresIn,
+  refresh_token: issued.refreshToken,
+  refresh_expires_in: issued.refreshExpiresIn,
+});
 
 export const mobileOtpVerify = (deps: VerifyDeps) =>
   tenantRoute(deps.tenants, async (body, tenant, event) => {

@@ -73,7 +73,7 @@ export const userAuthenticate = (deps: AuthenticateDeps) =>
         ttlSeconds: tenant.settings.verificationTokenTtlSeconds,
         verify: { unknownUser: 'create', challengeId: input.verificationId },
       });
-      return success(event, { token: issued.accessToken, expiresAtIso8601: issued.expiresAt.toISOString(), publicUserId: issued.userId });
+      return success(event, { token: issued.accessToken, expiresAtIso8601: issued.expiresAt.toISOString(), publicUserId: issued.userId, refreshToken: issued.refreshToken });
     },
     { formatError: verificationIdError },
   );

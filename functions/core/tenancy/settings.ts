@@ -16,6 +16,8 @@ export interface ProjectSettings {
   readonly tokenTtlSeconds: number;
   /** Lifetime of the tokens of the verification-id style (POST /v1/user/authenticate), 2 hours as its documents say. */
   readonly verificationTokenTtlSeconds: number;
+  /** Lifetime of each refresh token; a session lasts as long as it is refreshed within it. */
+  readonly refreshTokenTtlSeconds: number;
   /** Calling code such as "+91"; falls back to the deployment's DEFAULT_COUNTRY_CODE. */
   readonly defaultCountryCode: string;
   /**
@@ -76,6 +78,8 @@ export const whatsappConfigUidSchema = v.pipe(
   v.string(),
   v.regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/, 'a WhatsApp configuration uid must be a lower-case UUID.'),
 );
+/** A refresh token lives at most a year; revocation records are kept this long (see tokens/sessions.ts). */
+export const MAX_REFRESH_TOKEN_TTL_SECONDS = 365 * 86_400;
 
 export const settingsSchema = v.object({
   appName: v.optional(v.pipe(v.string(), v.trim(), v.minLength(1), v.maxLength(60))),
@@ -85,6 +89,7 @@ export const settingsSchema = v.object({
   maxAttempts: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(20))),
   tokenTtlSeconds: v.optional(v.pipe(v.number(), v.integer(), v.minValue(60), v.maxValue(86_400))),
   verificationTokenTtlSeconds: v.optional(v.pipe(v.number(), v.integer(), v.minValue(60), v.maxValue(86_400))),
+  refreshTokenTtlSeconds: v.optional(v.pipe(v.number(), v.integer(), v.minValue(3_600), v.maxValue(MAX_REFRESH_TOKEN_TTL_SECONDS))),
   defaultCountryCode: v.optional(v.pipe(v.string(), v.regex(/^\+[1-9][0-9]{0,2}$/))),
   whatsappConfigs: v.optional(v.record(whatsappConfigUidSchema, whatsappConfigSchema)),
   allowedCountries: v.optional(v.union([v.tuple([v.literal('*')]), v.pipe(v.array(v.pipe(v.string(), v.regex(/^[A-Z]{2}$/))), v.minLength(1))])),
@@ -133,6 +138,7 @@ export const settingDefaults = {
   testIdentifiers: {} as Readonly<Record<string, string>>,
   testIdentifierEnvironments: ['development'] as readonly string[],
   concealUserExistence: false,
+  refreshTokenTtlSeconds: 30 * 86_400,
 };
 
 /** Configurations are resolved one by one: an invalid one is dropped (never trusted), the others stay. */

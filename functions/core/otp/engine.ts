@@ -72,6 +72,9 @@ export interface VerifyOptions {
   readonly unknownUser?: UnknownUserPolicy;
 }
 
+/** Who a new code is for: a user the caller fixes, or the address's owner when the state is read ('registered': there must be one). */
+type Owner = { readonly userId: string | undefined } | 'registered' | 'anyone';
+
 export interface Issued {
   readonly userId: string | undefined;
   /** The id of this code: the verification id / OTP id some styles return. */
@@ -191,19 +194,24 @@ export const createEngine = (deps: EngineDeps) => {
    * Decides and stores a new code for the address, in rounds: read the identifier's state, check
    * the limits on it, write conditional on it. A round lost to a concurrent send re-reads, and then
    * usually meets the cooldown. Counters (IP, spend) are taken once, in the first round that passes.
+   * An owner to look up is looked up after the state is read, strongly consistent, every round: a
+   * removal of the user in between moves sendSeq, so the write cannot name a user that is gone
+   * (the invariant single-write verifies rely on; store/identities.ts).
    */
   const storeNewCode = async (
     tenant: Tenant,
     identity: Identity,
     sender: Sender,
     context: SendContext,
-    userId: string | undefined,
+    owner: Owner,
     write: (record: CodeRecord, history: { sends: readonly number[]; previousSeq: number; now: number }) => Promise<{ replaced: CodeRecord | undefined } | 'raced'>,
-  ) => {
+  ): Promise<{ code: string; record: CodeRecord; replaced: CodeRecord | undefined; seq: number } | 'no-user'> => {
     const test = isTestIdentity(tenant, identity);
     let countersTaken = false;
     for (let round = 0; round < MAX_ROUNDS; round += 1) {
       const state = await deps.identities.readState(tenant, identity);
+      const userId = typeof owner === 'object' ? owner.userId : await deps.identities.findUserId(tenant, identity, { consistent: true });
+      if (owner === 'registered' && userId === undefined) return 'no-user';
       const at = now();
       if (!test) {
         checkIdentifierLimits(tenant, state, at);
@@ -217,28 +225,28 @@ export const createEngine = (deps: EngineDeps) => {
       // Test identifiers leave the history alone: they are outside every limit.
       const sends = test ? state.sends : [...state.sends.filter((t) => t > at - DAY), at];
       const written = await write(record, { sends, previousSeq: state.sendSeq, now: at });
-      if (written !== 'raced') return { code, record, replaced: written.replaced };
+      if (written !== 'raced') return { code, record, replaced: written.replaced, seq: state.sendSeq + 1 };
     }
     throw errors.timeout();
   };
 
   /** Stores a new code for the address (replacing any pending one) and sends it; a failed send gives the old code back. */
-  const replaceAndSend = async (tenant: Tenant, identity: Identity, sender: Sender, context: SendContext, userId: string | undefined): Promise<Issued> => {
+  const replaceAndSend = async (tenant: Tenant, identity: Identity, sender: Sender, context: SendContext, owner: Owner): Promise<Issued | 'no-user'> => {
     const started = now();
-    const { code, record, replaced } = await storeNewCode(tenant, identity, sender, context, userId, (r, h) =>
-      deps.identities.storeCode(tenant, identity, r, h),
-    );
+    const stored = await storeNewCode(tenant, identity, sender, context, owner, (r, h) => deps.identities.storeCode(tenant, identity, r, h));
+    if (stored === 'no-user') return stored;
+    const { code, record, replaced, seq } = stored;
     try {
       await deliver(sender, tenant, identity, code);
     } catch (error) {
       // The user never got the new code: give back the one they may still hold.
-      await deps.identities.withdrawCode(tenant, identity, record.challengeId, replaced).catch((undoError: unknown) =>
+      await deps.identities.withdrawCode(tenant, identity, record.challengeId, replaced, seq).catch((undoError: unknown) =>
         log.error('could not restore the previous code after failed delivery', { ...where(tenant, identity), ...describeError(undoError) }),
       );
       throw error;
     }
     recordSendTime(sender.channel, now() - started);
-    return { userId, challengeId: record.challengeId };
+    return { userId: record.userId, challengeId: record.challengeId };
   };
 
   /**
@@ -263,7 +271,7 @@ export const createEngine = (deps: EngineDeps) => {
       const userId = newId();
       let issued;
       try {
-        issued = await storeNewCode(tenant, identity, sender, context, userId, async (record, history) => {
+        issued = await storeNewCode(tenant, identity, sender, context, { userId }, async (record, history) => {
           const user = { userId, ...userFields(identity), createdAt: new Date(record.createdAt).toISOString() };
           const result = await deps.identities.createUserWithCode(tenant, identity, user, record, history);
           return result === 'raced' ? 'raced' : { replaced: undefined };
@@ -272,10 +280,11 @@ export const createEngine = (deps: EngineDeps) => {
         if (!(error instanceof IdentityTakenError)) throw error;
         if (!tenant.settings.concealUserExistence) throw errors.userExists();
         // Concealing: the owner gets a login code, the caller the answer a new signup gets.
-        const existing = await deps.identities.findUserId(tenant, identity);
-        if (existing === undefined) throw errors.userExists();
-        return { ...(await replaceAndSend(tenant, identity, sender, context, existing)), userId: existing };
+        const sent = await replaceAndSend(tenant, identity, sender, context, 'registered');
+        if (sent === 'no-user' || sent.userId === undefined) throw errors.userExists();
+        return { ...sent, userId: sent.userId };
       }
+      if (issued === 'no-user') throw errors.userExists(); // not reached: signup names its own user
       try {
         await deliver(sender, tenant, identity, issued.code);
       } catch (error) {
@@ -289,12 +298,12 @@ export const createEngine = (deps: EngineDeps) => {
 
     /** Sends a new code to a registered user; it replaces any code still pending. */
     async login(tenant: Tenant, identity: Identity, sender: Sender, context: SendContext = {}): Promise<Issued & { userId: string }> {
-      const userId = await deps.identities.findUserId(tenant, identity);
-      if (userId === undefined) {
+      const sent = await replaceAndSend(tenant, identity, sender, context, 'registered');
+      if (sent === 'no-user' || sent.userId === undefined) {
         if (tenant.settings.concealUserExistence) return decoy(tenant, identity, sender, context);
         throw errors.userNotFound();
       }
-      return { ...(await replaceAndSend(tenant, identity, sender, context, userId)), userId };
+      return { ...sent, userId: sent.userId };
     },
 
     /**
@@ -302,7 +311,9 @@ export const createEngine = (deps: EngineDeps) => {
      * user, if any, is looked up now; an unknown one is created by verify under the 'create' policy.
      */
     async start(tenant: Tenant, identity: Identity, sender: Sender, context: SendContext = {}): Promise<Issued> {
-      return replaceAndSend(tenant, identity, sender, context, await deps.identities.findUserId(tenant, identity));
+      const sent = await replaceAndSend(tenant, identity, sender, context, 'anyone');
+      if (sent === 'no-user') throw errors.userNotFound(); // not reached: anyone may be sent a code here
+      return sent;
     },
 
     /**
@@ -344,8 +355,13 @@ export const createEngine = (deps: EngineDeps) => {
         let createdUserId: string | undefined;
         if (policy === 'ignore') {
           outcome = await deps.identities.consume(tenant, identity, code, limits, at, { kind: 'none' });
+        } else if (code.userId !== undefined) {
+          // The code's owner is registered for as long as the code is pending: one single-item write.
+          outcome = await deps.identities.consume(tenant, identity, code, limits, at, { kind: 'code-owner', userId: code.userId });
+          knownUserId = code.userId;
         } else {
-          const userId = code.userId ?? knownUserId ?? (await deps.identities.findUserId(tenant, identity));
+          // A code sent before the address had a user: whoever owns it now, checked in the same transaction.
+          const userId = knownUserId ?? (await deps.identities.findUserId(tenant, identity));
           if (userId !== undefined) {
             outcome = await deps.identities.consume(tenant, identity, code, limits, at, { kind: 'user', userId });
             knownUserId = userId;
@@ -357,7 +373,11 @@ export const createEngine = (deps: EngineDeps) => {
             createdUserId = user.userId;
           }
         }
-        if (outcome === 'raced') continue; // the next round sees who won: a used code reads as no pending code
+        // The next round sees who won (a used code reads as no pending code) or that the owner was removed.
+        if (outcome === 'raced') {
+          knownUserId = undefined;
+          continue;
+        }
         if (outcome === 'no-user') throw errors.userNotFound();
         if (outcome === 'identity-exists') {
           // Registered meanwhile (another style's signup): the next round verifies as that user.

@@ -14,6 +14,14 @@ import type { TenantRef } from '#core/store/repository';
  * one write there, and asking for a new code can never reset the failure count (NIST SP 800-63B-4).
  * Every write to it is conditional on the state it was decided from, so the limits hold across
  * any number of concurrent Lambda containers.
+ *
+ * A pending code's userId names a user whose identity item exists, for as long as the code is
+ * pending; that lets a verify consume it in one single-item write, with no look at the identity.
+ * Every write keeps it so: codes are stored with their owner in the same transaction that
+ * registers the address (signup), or conditional on the state the owner was looked up after
+ * (login, start: state first, then the identity, strongly consistent, then the write conditional on
+ * sendSeq); and whatever removes an address (undoSignup, removeUser) clears the owner in the same
+ * transaction and bumps sendSeq, so a write decided on the old owner loses its condition.
  */
 
 export interface UserRecord {
@@ -159,11 +167,14 @@ export const createIdentityStore = (doc: DynamoDBDocumentClient, tableName: stri
     },
   });
 
+  /** Strongly consistent when the answer becomes a code's owner (see the header): a removal must not be read stale. */
+  const findUserId = async (tenant: TenantRef, identity: Identity, options: { consistent?: boolean } = {}): Promise<string | undefined> => {
+    const { Item } = await doc.send(new GetCommand({ TableName: tableName, Key: identityKey(tenant, identity), ConsistentRead: options.consistent ?? false }));
+    return Item?.userId as string | undefined;
+  };
+
   return {
-    async findUserId(tenant: TenantRef, identity: Identity): Promise<string | undefined> {
-      const { Item } = await doc.send(new GetCommand({ TableName: tableName, Key: identityKey(tenant, identity) }));
-      return Item?.userId as string | undefined;
-    },
+    findUserId,
 
     /** The identifier's code and history, read strongly consistent: limits are decided on it. */
     async readState(tenant: TenantRef, identity: Identity): Promise<IdentifierState> {
@@ -252,9 +263,10 @@ export const createIdentityStore = (doc: DynamoDBDocumentClient, tableName: stri
                   Update: {
                     TableName: tableName,
                     Key: stateKey(tenant, identity),
-                    UpdateExpression: `REMOVE ${CODE_FIELDS.join(', ')}`,
+                    // sendSeq moves on: a login that looked the user up before this cannot store a code for it after.
+                    UpdateExpression: `REMOVE ${CODE_FIELDS.join(', ')} ADD sendSeq :one`,
                     ConditionExpression: 'challengeId = :c',
-                    ExpressionAttributeValues: { ':c': challengeId },
+                    ExpressionAttributeValues: { ':c': challengeId, ':one': 1 },
                   },
                 },
                 { Delete: { TableName: tableName, Key: identityKey(tenant, identity), ConditionExpression: 'userId = :u', ExpressionAttributeValues: { ':u': userId } } },
@@ -271,9 +283,10 @@ export const createIdentityStore = (doc: DynamoDBDocumentClient, tableName: stri
 
     /**
      * Undoes storeCode when the new code could not be delivered: the code the user may still hold
-     * comes back (or no code is pending, if there was none), unless a newer code replaced ours meanwhile.
+     * comes back (or no code is pending, if there was none), unless a newer code replaced ours or
+     * the user was removed meanwhile (either moved sendSeq past `seq`, the value storing ours set).
      */
-    async withdrawCode(tenant: TenantRef, identity: Identity, ours: string, replaced: CodeRecord | undefined): Promise<void> {
+    async withdrawCode(tenant: TenantRef, identity: Identity, ours: string, replaced: CodeRecord | undefined, seq: number): Promise<void> {
       const back = replaced ? codeUpdate(replaced) : { sets: [], removes: [...CODE_FIELDS], values: {} };
       try {
         await doc.send(
@@ -281,8 +294,9 @@ export const createIdentityStore = (doc: DynamoDBDocumentClient, tableName: stri
             TableName: tableName,
             Key: stateKey(tenant, identity),
             UpdateExpression: expression(back.sets, back.removes),
-            ConditionExpression: 'challengeId = :ours',
-            ExpressionAttributeValues: { ...back.values, ':ours': ours },
+            // `seq` is what storing ours set: a removal of the user since then must not get its code back.
+            ConditionExpression: 'challengeId = :ours AND sendSeq = :seq',
+            ExpressionAttributeValues: { ...back.values, ':ours': ours, ':seq': seq },
           }),
         );
       } catch (error) {
@@ -325,12 +339,15 @@ export const createIdentityStore = (doc: DynamoDBDocumentClient, tableName: stri
     },
 
     /**
-     * Uses up a code that verified, in one conditional write (a transaction where the user must be
-     * checked or created with it). Of concurrent verifies of one code exactly one is 'consumed';
-     * the others read again and find the code gone.
-     *   user:   the address must still belong to that user ('no-user' otherwise)
-     *   create: registers the address as a new user ('identity-exists' if someone did meanwhile)
-     *   none:   only the code matters (styles without users)
+     * Uses up a code that verified, in one conditional write. Of concurrent verifies of one code
+     * exactly one is 'consumed'; the others read again and find the code gone.
+     *   code-owner: the user the code names (see the header); one single-item write, conditional
+     *               on the code still naming that user ('raced' if it was removed meanwhile)
+     *   user:       a user looked up apart from the code: a transaction that checks the address
+     *               still belongs to it ('no-user' otherwise)
+     *   create:     registers the address as a new user, in a transaction ('identity-exists' if
+     *               someone did meanwhile)
+     *   none:       only the code matters (styles without users); one single-item write
      */
     async consume(
       tenant: TenantRef,
@@ -338,12 +355,26 @@ export const createIdentityStore = (doc: DynamoDBDocumentClient, tableName: stri
       code: CodeRecord,
       limits: FailureLimits,
       now: number,
-      owner: { readonly kind: 'user'; readonly userId: string } | { readonly kind: 'create'; readonly user: UserRecord } | { readonly kind: 'none' },
+      owner:
+        | { readonly kind: 'code-owner'; readonly userId: string }
+        | { readonly kind: 'user'; readonly userId: string }
+        | { readonly kind: 'create'; readonly user: UserRecord }
+        | { readonly kind: 'none' },
     ): Promise<'consumed' | 'no-user' | 'identity-exists' | Raced> {
       const update = consumeUpdate(tenant, identity, code, limits, now);
       try {
         if (owner.kind === 'none') {
           await doc.send(new UpdateCommand(update));
+          return 'consumed';
+        }
+        if (owner.kind === 'code-owner') {
+          await doc.send(
+            new UpdateCommand({
+              ...update,
+              ConditionExpression: `${update.ConditionExpression} AND userId = :u`,
+              ExpressionAttributeValues: { ...update.ExpressionAttributeValues, ':u': owner.userId },
+            }),
+          );
           return 'consumed';
         }
         const others =
@@ -367,6 +398,44 @@ export const createIdentityStore = (doc: DynamoDBDocumentClient, tableName: stri
         if (cancelledBy(error, 0) || cancelledBy(error, 0, 'TransactionConflict')) return 'raced';
         if (cancelledBy(error, 1)) return owner.kind === 'user' ? 'no-user' : 'identity-exists';
         if (conflicted(error)) return 'raced';
+        throw error;
+      }
+    },
+
+    /**
+     * Removes the user an address belongs to (an operator's act; no route does it): the address and
+     * the user go, and a code pending for it loses its owner in the same transaction (it stays, as
+     * a code for an address with no user: verify answers user_not_found where users are required).
+     * sendSeq moves on, so a login or resend decided on the old owner cannot store a code for it.
+     * Sessions are the session store's (revokeAll). False when the address had no user.
+     */
+    async removeUser(tenant: TenantRef, identity: Identity, now: number): Promise<boolean> {
+      const userId = await findUserId(tenant, identity, { consistent: true });
+      if (userId === undefined) return false;
+      try {
+        await retryOnConflict(() =>
+          doc.send(
+            new TransactWriteCommand({
+              TransactItems: [
+                { Delete: { TableName: tableName, Key: identityKey(tenant, identity), ConditionExpression: 'userId = :u', ExpressionAttributeValues: { ':u': userId } } },
+                { Delete: { TableName: tableName, Key: userKey(tenant, userId) } },
+                {
+                  Update: {
+                    TableName: tableName,
+                    Key: stateKey(tenant, identity),
+                    UpdateExpression: 'REMOVE userId ADD sendSeq :one SET #ttl = if_not_exists(#ttl, :ttl)',
+                    ExpressionAttributeNames: { '#ttl': 'ttl' },
+                    ExpressionAttributeValues: { ':one': 1, ':ttl': ttlAt(now) },
+                  },
+                },
+              ],
+            }),
+          ),
+        );
+        return true;
+      } catch (error) {
+        // Removed (or re-registered) meanwhile by someone else.
+        if (cancelledBy(error, 0)) return false;
         throw error;
       }
     },

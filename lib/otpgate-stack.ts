@@ -7,7 +7,7 @@ import { Effect, PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { Secret, type ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
 import { TABLE_KEYS } from '#core/store/table-keys';
-import { OtpFunction } from './otp-function';
+import { OtpFunction, sizingFor } from './otp-function';
 import { routes, type Capability } from './routes';
 
 export interface OtpGateStackProps extends StackProps {
@@ -144,7 +144,7 @@ export class OtpGateStack extends Stack {
     };
 
     for (const route of routes) {
-      const fn = new OtpFunction(this, route.id, { entry: route.entry, environment });
+      const fn = new OtpFunction(this, route.id, { entry: route.entry, environment, ...sizingFor(route.needs) });
       for (const capability of route.needs) grants[capability](fn);
       api.addRoutes({
         path: route.path,

@@ -1,5 +1,4 @@
 import { otpFunctionSettings } from '#lib/otp-function';
-import { routes } from '#lib/routes';
 import { KEY_CACHE_SECONDS } from '#core/tokens/signing-keys';
 import { TWILIO_SECRET_CACHE_MS } from '#core/delivery/twilio-client';
 import { ASSUMPTIONS, cpuShare, lambdaDurationCost, PRICES } from './cost';
@@ -67,7 +66,7 @@ export interface FunctionFigures {
   readonly bundle: LatencyFigures;
   readonly sources: LatencyFigures;
   readonly counts: RequestCounts;
-  readonly secretsManager: { readonly coldStart: number; readonly perWarmRequest: number };
+  readonly secretsManager: { readonly coldStart: number; readonly perWarmRequest: number; readonly secretIds: readonly string[] };
   readonly logBytesPerRequest?: number;
 }
 
@@ -207,14 +206,11 @@ const latency = (result: ProbeResult): LatencyFigures => {
   };
 };
 
-/** Secrets a warm container re-reads on a timer, by what the function may read. */
-const rereadIntervalsSeconds = (routeId: string): number[] => {
-  const needs = routes.find((r) => r.id === routeId)?.needs ?? [];
-  return [
-    ...(needs.includes('send:sms') || needs.includes('send:whatsapp') ? [TWILIO_SECRET_CACHE_MS / 1000] : []),
-    ...(needs.includes('secret:signing-key') ? [KEY_CACHE_SECONDS] : []),
-  ];
-};
+/** Secrets a warm container re-reads once their cache expires (the next request after), among those its requests read. */
+const rereadIntervalsSeconds = (secretIds: readonly string[]): number[] => [
+  ...(secretIds.some((id) => id.includes('twilio')) ? [TWILIO_SECRET_CACHE_MS / 1000] : []),
+  ...(secretIds.some((id) => id.includes('signing-key')) ? [KEY_CACHE_SECONDS] : []),
+];
 
 const FLOWS: readonly { flow: string; routes: readonly [string, string]; message: 'sms' | 'email' | 'whatsapp' }[] = [
   { flow: 'SMS sign-in: mobile-otp-login + mobile-otp-verify', routes: ['MobileOtpLogin', 'MobileOtpVerify'], message: 'sms' },
@@ -240,7 +236,7 @@ const flowCost = (flow: (typeof FLOWS)[number], figures: readonly FunctionFigure
     perMillion['Lambda duration'] += lambdaDurationCost(durationMs, f.memoryMb) * 1e6;
     perMillion['DynamoDB writes'] += f.counts.writeUnits * PRICES.dynamoPerMillionWriteUnits;
     perMillion['DynamoDB reads'] += f.counts.readUnits * PRICES.dynamoPerMillionReadUnits;
-    const periodic = rereadIntervalsSeconds(routeId).reduce((sum, interval) => sum + Math.min(1, 1 / (perSecond * interval)), 0);
+    const periodic = rereadIntervalsSeconds(f.secretsManager.secretIds).reduce((sum, interval) => sum + Math.min(1, 1 / (perSecond * interval)), 0);
     perMillion['Secrets Manager'] += (s * f.secretsManager.coldStart + f.secretsManager.perWarmRequest + periodic) * PRICES.secretsManagerPerMillionCalls;
   }
   const rounded = Object.fromEntries(Object.entries(perMillion).map(([k, v]) => [k, round(v, 3)]));
@@ -287,6 +283,7 @@ export const analyse = (raw: RawMeasurements): BenchResult => {
       secretsManager: {
         coldStart: run.bundle.secretsManager.coldStart,
         perWarmRequest: round(run.bundle.secretsManager.warm / Math.max(run.bundle.secretsManager.warmRequests, 1), 3),
+        secretIds: run.bundle.secretsManager.coldStartIds,
       },
       logBytesPerRequest: Math.round(run.bundle.logBytes / Math.max(run.bundle.samples.length, 1)),
     };

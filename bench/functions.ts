@@ -32,7 +32,7 @@ export interface ProbeResult {
   readonly initMs: number;
   readonly samples: Sample[];
   readonly raw: number[];
-  readonly secretsManager: { readonly coldStart: number; readonly warm: number; readonly warmRequests: number };
+  readonly secretsManager: { readonly coldStart: number; readonly warm: number; readonly warmRequests: number; readonly coldStartIds: readonly string[] };
   readonly rss: number;
   readonly logBytes: number;
 }

@@ -15,7 +15,7 @@ const secretsManagerCalls = () =>
     get(`${job.secretsManagerUrl}/_count`, (res) => {
       let text = '';
       res.on('data', (chunk) => (text += chunk));
-      res.on('end', () => resolve(JSON.parse(text).calls));
+      res.on('end', () => resolve(JSON.parse(text)));
     }).on('error', reject);
   });
 
@@ -66,7 +66,13 @@ writeFileSync(
     initMs,
     samples,
     raw,
-    secretsManager: { coldStart: smAfterFirst - smStart, warm: smEnd - smAfterFirst, warmRequests: Math.max(job.events.length - 1, 0) },
+    secretsManager: {
+      coldStart: smAfterFirst.calls - smStart.calls,
+      warm: smEnd.calls - smAfterFirst.calls,
+      warmRequests: Math.max(job.events.length - 1, 0),
+      // Which secrets the cold start read: the ones a warm container re-reads on a timer are priced from these.
+      coldStartIds: Object.keys(smAfterFirst.byId).filter((id) => (smAfterFirst.byId[id] ?? 0) > (smStart.byId[id] ?? 0)),
+    },
     rss: process.memoryUsage().rss,
   }),
 );

@@ -254,7 +254,7 @@ counted by the mocked Secrets Manager the bundles call (bench/secrets-manager-mo
 
 ${table(
   ['function', 'reads (RCU)', 'writes (WCU)', 'read units', 'write units', 'round trips', 'Secrets Manager: cold start', 'per warm request', 'log bytes'],
-  r.functions.map((f) => [f.route, countsCell(f.counts.reads), countsCell(f.counts.writes), f.counts.readUnits, f.counts.writeUnits, f.counts.roundTrips, f.secretsManager.coldStart, f.secretsManager.perWarmRequest, f.logBytesPerRequest ?? '']),
+  r.functions.map((f) => [f.route, countsCell(f.counts.reads), countsCell(f.counts.writes), f.counts.readUnits, f.counts.writeUnits, f.counts.roundTrips, `${f.secretsManager.coldStart} (${f.secretsManager.secretIds.map((id) => id.split('/').pop()).join(', ') || 'none'})`, f.secretsManager.perWarmRequest, f.logBytesPerRequest ?? '']),
 )}
 
 A warm container also re-reads the Twilio secret every 60 s (so a changed project account applies

@@ -9,14 +9,16 @@ import { listen, readBody } from '../local/http-server';
  */
 export const startSecretsManagerMock = async (secrets: Readonly<Record<string, string>>) => {
   let calls = 0;
+  const byId: Record<string, number> = {};
   const server = createServer((req, res) => {
     void (async () => {
       if (req.method === 'GET' && req.url === '/_count') {
         res.writeHead(200, { 'content-type': 'application/json' });
-        return res.end(JSON.stringify({ calls }));
+        return res.end(JSON.stringify({ calls, byId }));
       }
       const body = JSON.parse((await readBody(req)) ?? '{}') as { SecretId?: string };
       calls += 1;
+      if (body.SecretId !== undefined) byId[body.SecretId] = (byId[body.SecretId] ?? 0) + 1;
       const target = String(req.headers['x-amz-target'] ?? '');
       const value = body.SecretId === undefined ? undefined : secrets[body.SecretId];
       res.writeHead(value === undefined || target !== 'secretsmanager.GetSecretValue' ? 400 : 200, { 'content-type': 'application/x-amz-json-1.1' });

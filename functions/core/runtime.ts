@@ -1,6 +1,7 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { deadlineClient } from '#core/aws-clients';
 import { loadConfig, type Config } from '#core/config';
 import { createEngine, type Engine } from '#core/otp/engine';
 import { createKeyTenantResolver, createTenantResolver, type TenantResolver } from '#core/http/route';
@@ -40,14 +41,15 @@ export interface Runtime {
 }
 
 export const createRuntime = (config: Config = loadConfig()): Runtime => {
-  const doc = DynamoDBDocumentClient.from(new DynamoDBClient({}), { marshallOptions: { removeUndefinedValues: true } });
+  // Timeouts and retries from each request's deadline (aws-clients.ts); no client waits on a stalled service.
+  const doc = DynamoDBDocumentClient.from(deadlineClient('dynamodb', (options) => new DynamoDBClient(options)), { marshallOptions: { removeUndefinedValues: true } });
   const repo = createRepository(doc, config.tableName);
   const identities = createIdentityStore(doc, config.tableName);
   const counters = createCounterStore(doc, config.tableName);
   const secrets =
     config.secretsDir !== undefined
       ? fileSecrets(config.secretsDir)
-      : secretsManagerSecrets(new SecretsManagerClient({}), {
+      : secretsManagerSecrets(deadlineClient('secrets', (options) => new SecretsManagerClient(options)), {
           pepper: config.pepperSecretId,
           'signing-key': config.signingKeySecretId,
           twilio: config.twilioSecretId,

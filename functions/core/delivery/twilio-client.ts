@@ -1,6 +1,7 @@
 import twilio from 'twilio';
 import type RequestClient from 'twilio/lib/base/RequestClient';
 import * as v from 'valibot';
+import { deliveryTimeout } from '#core/deadline';
 import { ConfigError } from '#core/errors';
 import { projectSecretName, type SecretSource } from '#core/secrets';
 
@@ -39,23 +40,27 @@ export const parseTwilioCredentials = (raw: string): TwilioCredentials => {
   return result.output;
 };
 
+/** Twilio gets 5 s per call at most, less when the request's deadline is nearer (deadline.ts). */
+const TWILIO_TIMEOUT_MS = 5000;
+
 /**
  * The real twilio SDK, with its requests sent to `apiBaseUrl` instead of https://api.twilio.com
  * when one is set (the local stack's Twilio-compatible endpoint). Only the origin changes: the
  * path, auth, form encoding and error handling are the SDK's own.
  */
 const requestClientFor = (apiBaseUrl: string | undefined) => {
-  if (apiBaseUrl === undefined) return undefined;
-  class RedirectingRequestClient extends twilio.RequestClient {
+  class DeadlineRequestClient extends twilio.RequestClient {
     override request<T>(opts: RequestClient.RequestOptions<T>) {
+      const timeout = deliveryTimeout(TWILIO_TIMEOUT_MS);
+      if (apiBaseUrl === undefined) return super.request<T>({ ...opts, timeout });
       const target = new URL(opts.uri);
-      const base = new URL(apiBaseUrl!);
+      const base = new URL(apiBaseUrl);
       target.protocol = base.protocol;
       target.host = base.host;
-      return super.request<T>({ ...opts, uri: target.href });
+      return super.request<T>({ ...opts, uri: target.href, timeout });
     }
   }
-  return new RedirectingRequestClient({ timeout: 5000 });
+  return new DeadlineRequestClient({ timeout: TWILIO_TIMEOUT_MS });
 };
 
 export interface TwilioAccount {
@@ -87,10 +92,9 @@ export const twilioAccounts = (secrets: SecretSource, options: TwilioAccountsOpt
     const raw = own ?? (await secrets('twilio'));
     if (raw === undefined) return undefined;
     const credentials = parseTwilioCredentials(raw);
-    const httpClient = requestClientFor(options.apiBaseUrl);
     return {
       credentials,
-      api: twilio(credentials.accountSid, credentials.authToken, httpClient ? { httpClient } : { timeout: 5000 }),
+      api: twilio(credentials.accountSid, credentials.authToken, { httpClient: requestClientFor(options.apiBaseUrl) }),
       owner: own === undefined ? 'stack' : 'project',
     };
   };

@@ -4,6 +4,7 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context
 import { hashAppKey } from '#core/tenancy/app-keys';
 import type { Tenant } from '#core/otp/engine';
 import { ApiError, ConfigError, errors } from '#core/errors';
+import { isUnavailable, timeLeft, withBudget } from '#core/deadline';
 import { describeError, log, withLogContext } from '#core/log';
 import { NAME_PATTERN } from '#core/tenancy/projects';
 import type { Repository } from '#core/store/repository';
@@ -46,6 +47,14 @@ export const errorResponder = (format: ErrorFormatter = coreErrorFormat): Middle
       const response = format(error, request.event);
       // Whatever the style's envelope, the error's own headers (Retry-After) go out with it.
       request.response = { ...response, headers: { ...response.headers, ...error.headers } };
+      return;
+    }
+    if (isUnavailable(error)) {
+      // A dependency is slow or down: the client may repeat the request, and is told so (503 with Retry-After).
+      log.warn('dependency unavailable', describeError(error));
+      const unavailable = errors.serviceUnavailable();
+      const response = format(unavailable, request.event);
+      request.response = { ...response, headers: { ...response.headers, ...unavailable.headers } };
       return;
     }
     log.error('unexpected error', {
@@ -171,28 +180,59 @@ type LambdaHandler = (event: HttpEvent, context: Context) => Promise<HttpResult>
 const withRequestLog = (handler: LambdaHandler): LambdaHandler => (event, context) =>
   withLogContext({ requestId: event.requestContext?.requestId }, () => handler(event, context));
 
+/** The functions' timeout (lib/otp-function.ts), for callers that pass no Lambda context. */
+const FUNCTION_TIMEOUT_MS = 10_000;
+
+/**
+ * The request's deadline (deadline.ts), from what Lambda says is left; and, should anything not
+ * bounded by it still be pending at the deadline, the style's JSON 503 goes out then anyway.
+ */
+const withDeadline = (handler: LambdaHandler, format: ErrorFormatter = coreErrorFormat): LambdaHandler => (event, context) =>
+  withBudget(context?.getRemainingTimeInMillis?.() ?? FUNCTION_TIMEOUT_MS, async () => {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<HttpResult>((resolve) => {
+      timer = setTimeout(() => {
+        withLogContext({ requestId: event.requestContext?.requestId }, () => log.warn('request out of time'));
+        const unavailable = errors.serviceUnavailable();
+        const response = format(unavailable, event);
+        resolve({ ...response, headers: { ...response.headers, ...unavailable.headers } });
+      }, Math.max(timeLeft(), 0));
+    });
+    try {
+      return await Promise.race([handler(event, context), late]);
+    } finally {
+      clearTimeout(timer);
+    }
+  });
+
 /** A JSON POST route of a tenant: headers normalised, errors shaped, APP-KEY checked, then the body parsed. */
 export const tenantRoute = (
   resolveTenant: TenantResolver,
   handle: (body: Record<string, unknown>, tenant: Tenant, event: HttpEvent) => Promise<HttpResult>,
   options: RouteOptions = {},
 ) =>
-  withRequestLog(
-    middy<HttpEvent, HttpResult>({ timeoutEarlyResponse })
-      .use(httpHeaderNormalizer())
-      .use(errorResponder(options.formatError))
-      .use(tenantAuth(resolveTenant))
-      .use(jsonBody({ optional: options.bodyOptional ?? false }))
-      .handler((event, context) => handle(parsedBody(event), (context as TenantContext).tenant, event)),
+  withDeadline(
+    withRequestLog(
+      middy<HttpEvent, HttpResult>({ timeoutEarlyResponse })
+        .use(httpHeaderNormalizer())
+        .use(errorResponder(options.formatError))
+        .use(tenantAuth(resolveTenant))
+        .use(jsonBody({ optional: options.bodyOptional ?? false }))
+        .handler((event, context) => handle(parsedBody(event), (context as TenantContext).tenant, event)),
+    ),
+    options.formatError,
   );
 
 /** A public GET route (no APP-KEY): headers normalised and errors shaped. */
 export const publicRoute = (handle: (event: HttpEvent) => Promise<HttpResult>, options: RouteOptions = {}) =>
-  withRequestLog(
-    middy<HttpEvent, HttpResult>({ timeoutEarlyResponse })
-      .use(httpHeaderNormalizer())
-      .use(errorResponder(options.formatError))
-      .handler((event) => handle(event)),
+  withDeadline(
+    withRequestLog(
+      middy<HttpEvent, HttpResult>({ timeoutEarlyResponse })
+        .use(httpHeaderNormalizer())
+        .use(errorResponder(options.formatError))
+        .handler((event) => handle(event)),
+    ),
+    options.formatError,
   );
 
 /** The public origin clients used for this request: the configured one, else API Gateway's domain. */

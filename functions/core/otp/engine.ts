@@ -1,12 +1,22 @@
 import { createHmac, randomUUID } from 'node:crypto';
 import { parsePhoneNumberFromString } from 'libphonenumber-js/max';
+import { deliveryTimeout, ensureTime, isUnavailable, SEND_START_MS, timeLeft, within } from '#core/deadline';
 import { ConfigError, errors } from '#core/errors';
 import { describeError, log, mask } from '#core/log';
 import { emitMetric } from '#core/metrics';
 import { codeMatches, generateCode, hashCode, secureRandomInt, type RandomInt } from '#core/otp/codes';
 import type { DeliveryChannel, Identity } from '#core/otp/identity';
 import type { CounterStore, SpendCaps } from '#core/store/counters';
-import { IdentityTakenError, type CodeRecord, type FailureLimits, type IdentifierState, type IdentityStore, type UserRecord } from '#core/store/identities';
+import {
+  IdentityTakenError,
+  type AlongsideWrite,
+  type CodeRecord,
+  type FailureLimits,
+  type IdentifierState,
+  type IdentityStore,
+  type SendHistory,
+  type UserRecord,
+} from '#core/store/identities';
 import type { TenantRef } from '#core/store/repository';
 import type { ProjectSettings } from '#core/tenancy/settings';
 
@@ -70,6 +80,11 @@ export interface VerifyOptions {
   /** The challenge the client names (a verification id); tries are only spent on that very code. */
   readonly challengeId?: string | undefined;
   readonly unknownUser?: UnknownUserPolicy;
+  /**
+   * Writes that must happen in the very write that uses up the code, for the user it verifies
+   * (the session a token style starts): either both happen or neither.
+   */
+  readonly alongside?: (userId: string | undefined) => readonly AlongsideWrite[];
 }
 
 export interface Issued {
@@ -82,6 +97,8 @@ const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
 /** Rounds of read-decide-write before a request gives up under contention (each lost round means another request's write landed). */
 const MAX_ROUNDS = 25;
+/** How long a stored code's delivery may hold off the next send when the request has no deadline of its own (scripts, tests). */
+const DELIVERY_HOLD_MS = 10_000;
 
 /** What an operator may see of a request: the tenant, the channel and a masked address. */
 const where = (tenant: TenantRef, identity: Identity, channel?: DeliveryChannel) => ({
@@ -141,6 +158,8 @@ export const createEngine = (deps: EngineDeps) => {
     const s = tenant.settings;
     const cooldownMs = s.resendCooldownSeconds * 1000;
     if (state.lastSentAt !== undefined && at - state.lastSentAt < cooldownMs) throw errors.resendTooSoon((state.lastSentAt + cooldownMs - at) / 1000);
+    // Another code is on its way right now (a cooldown shorter than a delivery): this one would race it to the phone.
+    if (state.sendingUntil !== undefined && state.sendingUntil > at) throw errors.resendTooSoon(1);
     const wait = Math.max(windowWait(state.sends, s.sendsPerIdentifierPerHour, HOUR, at), windowWait(state.sends, s.sendsPerIdentifierPerDay, DAY, at));
     if (wait > 0) throw errors.tooManyRequests(wait);
   };
@@ -175,12 +194,16 @@ export const createEngine = (deps: EngineDeps) => {
       return;
     }
     try {
-      await sender.send({ tenant: { projectId: tenant.projectId, environment: tenant.environment }, identity, code, settings: tenant.settings });
+      // Whatever the sender does, the request stops waiting in time to undo the code and answer.
+      const sending = sender.send({ tenant: { projectId: tenant.projectId, environment: tenant.environment }, identity, code, settings: tenant.settings });
+      await within(sending, deliveryTimeout(Number.POSITIVE_INFINITY), `${sender.channel} delivery`);
     } catch (error) {
       // A deployment that cannot send at all is ours to fix (a 500 with the setting named in the log), not the provider's.
       if (error instanceof ConfigError) throw error;
-      log.warn('code delivery failed', { ...where(tenant, identity, sender.channel), ...describeError(error) });
-      throw errors.deliveryFailed(sender.channel, error);
+      // A provider that is down, slow or overloaded is a 503 to retry; one that refused the message, a 502.
+      const unavailable = isUnavailable(error);
+      log.warn('code delivery failed', { ...where(tenant, identity, sender.channel), ...describeError(error), ...(unavailable ? { unavailable } : {}) });
+      throw unavailable ? errors.serviceUnavailable() : errors.deliveryFailed(sender.channel, error);
     }
     log.info('code sent', where(tenant, identity, sender.channel));
   };
@@ -191,6 +214,8 @@ export const createEngine = (deps: EngineDeps) => {
    * Decides and stores a new code for the address, in rounds: read the identifier's state, check
    * the limits on it, write conditional on it. A round lost to a concurrent send re-reads, and then
    * usually meets the cooldown. Counters (IP, spend) are taken once, in the first round that passes.
+   * No code is stored without the time to send it and, should that fail, to take it back.
+   * Returns the state the code replaced, for the undo.
    */
   const storeNewCode = async (
     tenant: Tenant,
@@ -198,7 +223,8 @@ export const createEngine = (deps: EngineDeps) => {
     sender: Sender,
     context: SendContext,
     userId: string | undefined,
-    write: (record: CodeRecord, history: { sends: readonly number[]; previousSeq: number; now: number }) => Promise<{ replaced: CodeRecord | undefined } | 'raced'>,
+    write: (record: CodeRecord, history: SendHistory) => Promise<{ replaced: CodeRecord | undefined } | 'raced'>,
+    undoLost: (record: CodeRecord, state: IdentifierState) => Promise<void>,
   ) => {
     const test = isTestIdentity(tenant, identity);
     let countersTaken = false;
@@ -216,27 +242,53 @@ export const createEngine = (deps: EngineDeps) => {
       const { code, record } = await newCode(tenant, identity, sender.channel, userId, at);
       // Test identifiers leave the history alone: they are outside every limit.
       const sends = test ? state.sends : [...state.sends.filter((t) => t > at - DAY), at];
-      const written = await write(record, { sends, previousSeq: state.sendSeq, now: at });
-      if (written !== 'raced') return { code, record, replaced: written.replaced };
+      ensureTime(SEND_START_MS, 'storing and sending a code');
+      // The delivery ends by the request's deadline at the latest: that long, no other code may be sent (on the engine's clock).
+      const holdUntil = at + Math.min(timeLeft(), DELIVERY_HOLD_MS);
+      let written;
+      try {
+        written = await write(record, { sends, previousSeq: state.sendSeq, now: at, sendingUntil: holdUntil });
+      } catch (error) {
+        // The write's answer was lost: it may have landed. Taking it back is conditional on our code, so it is safe either way.
+        if (isUnavailable(error)) await undoLost(record, state).catch(() => undefined);
+        throw error;
+      }
+      if (written !== 'raced') return { code, record, replaced: written.replaced, previousLastSentAt: state.lastSentAt, holdUntil };
     }
-    throw errors.timeout();
+    throw errors.serviceUnavailable(1);
+  };
+
+  /** Ends a delivery's hold on the next send, unless the cooldown outlasts it anyway (the defaults: no write). */
+  const endDelivery = async (tenant: Tenant, identity: Identity, record: CodeRecord, holdUntil: number) => {
+    if (record.createdAt + tenant.settings.resendCooldownSeconds * 1000 >= holdUntil) return;
+    await deps.identities.endDelivery(tenant, identity, record.challengeId).catch((error: unknown) =>
+      // Not fatal: the hold ends by itself at the request's deadline.
+      log.warn('could not end a delivery hold', { ...where(tenant, identity), ...describeError(error) }),
+    );
   };
 
   /** Stores a new code for the address (replacing any pending one) and sends it; a failed send gives the old code back. */
   const replaceAndSend = async (tenant: Tenant, identity: Identity, sender: Sender, context: SendContext, userId: string | undefined): Promise<Issued> => {
     const started = now();
-    const { code, record, replaced } = await storeNewCode(tenant, identity, sender, context, userId, (r, h) =>
-      deps.identities.storeCode(tenant, identity, r, h),
+    const { code, record, replaced, previousLastSentAt, holdUntil } = await storeNewCode(
+      tenant,
+      identity,
+      sender,
+      context,
+      userId,
+      (r, h) => deps.identities.storeCode(tenant, identity, r, h),
+      (r, state) => deps.identities.withdrawCode(tenant, identity, r.challengeId, state.code, { previousLastSentAt: state.lastSentAt }),
     );
     try {
       await deliver(sender, tenant, identity, code);
     } catch (error) {
       // The user never got the new code: give back the one they may still hold.
-      await deps.identities.withdrawCode(tenant, identity, record.challengeId, replaced).catch((undoError: unknown) =>
+      await deps.identities.withdrawCode(tenant, identity, record.challengeId, replaced, { previousLastSentAt }).catch((undoError: unknown) =>
         log.error('could not restore the previous code after failed delivery', { ...where(tenant, identity), ...describeError(undoError) }),
       );
       throw error;
     }
+    await endDelivery(tenant, identity, record, holdUntil);
     recordSendTime(sender.channel, now() - started);
     return { userId, challengeId: record.challengeId };
   };
@@ -258,33 +310,58 @@ export const createEngine = (deps: EngineDeps) => {
   };
 
   return {
-    /** Creates the user and sends the first code. Delivery failure undoes the signup, so it can be retried. */
+    /**
+     * Creates the user and sends the first code. Delivery failure undoes the signup, so it can be
+     * retried. A signup whose user exists but never verified a code (its answer was lost, or its
+     * message never came) sends a new code and answers like the first signup: nobody is locked
+     * out of their own address, and a client may repeat a signup it got no answer to.
+     */
     async signup(tenant: Tenant, identity: Identity, sender: Sender, context: SendContext = {}): Promise<Issued & { userId: string }> {
-      const userId = newId();
-      let issued;
-      try {
-        issued = await storeNewCode(tenant, identity, sender, context, userId, async (record, history) => {
-          const user = { userId, ...userFields(identity), createdAt: new Date(record.createdAt).toISOString() };
-          const result = await deps.identities.createUserWithCode(tenant, identity, user, record, history);
-          return result === 'raced' ? 'raced' : { replaced: undefined };
-        });
-      } catch (error) {
-        if (!(error instanceof IdentityTakenError)) throw error;
-        if (!tenant.settings.concealUserExistence) throw errors.userExists();
-        // Concealing: the owner gets a login code, the caller the answer a new signup gets.
-        const existing = await deps.identities.findUserId(tenant, identity);
-        if (existing === undefined) throw errors.userExists();
-        return { ...(await replaceAndSend(tenant, identity, sender, context, existing)), userId: existing };
+      // A few rounds only where a concurrent signup was undone under our feet.
+      for (let attempt = 1; ; attempt += 1) {
+        const userId = newId();
+        let issued;
+        try {
+          issued = await storeNewCode(
+            tenant,
+            identity,
+            sender,
+            context,
+            userId,
+            async (record, history) => {
+              const user = { userId, ...userFields(identity), createdAt: new Date(record.createdAt).toISOString() };
+              const result = await deps.identities.createUserWithCode(tenant, identity, user, record, history);
+              return result === 'raced' ? 'raced' : { replaced: undefined };
+            },
+            (record, state) => deps.identities.undoSignup(tenant, identity, userId, record.challengeId, { previousLastSentAt: state.lastSentAt }),
+          );
+        } catch (error) {
+          if (!(error instanceof IdentityTakenError)) throw error;
+          const existing = await deps.identities.findOwner(tenant, identity);
+          // Undone meanwhile (a concurrent signup whose delivery failed): the address is free again, so this is a new signup.
+          if (existing === undefined) {
+            if (attempt < 3) continue;
+            throw errors.serviceUnavailable(1);
+          }
+          // Never verified: a repeated signup (its answer lost, its message never came) gets a new code.
+          // Concealing: the owner gets a login code, the caller the answer a new signup gets.
+          if (!existing.verified || tenant.settings.concealUserExistence) {
+            return { ...(await replaceAndSend(tenant, identity, sender, context, existing.userId)), userId: existing.userId };
+          }
+          throw errors.userExists();
+        }
+        try {
+          await deliver(sender, tenant, identity, issued.code);
+        } catch (error) {
+          const undo = { previousLastSentAt: issued.previousLastSentAt };
+          await deps.identities.undoSignup(tenant, identity, userId, issued.record.challengeId, undo).catch((undoError: unknown) =>
+            log.error('could not undo signup after failed delivery', { ...where(tenant, identity), ...describeError(undoError) }),
+          );
+          throw error;
+        }
+        await endDelivery(tenant, identity, issued.record, issued.holdUntil);
+        return { userId, challengeId: issued.record.challengeId };
       }
-      try {
-        await deliver(sender, tenant, identity, issued.code);
-      } catch (error) {
-        await deps.identities.undoSignup(tenant, identity, userId, issued.record.challengeId).catch((undoError: unknown) =>
-          log.error('could not undo signup after failed delivery', { ...where(tenant, identity), ...describeError(undoError) }),
-        );
-        throw error;
-      }
-      return { userId, challengeId: issued.record.challengeId };
     },
 
     /** Sends a new code to a registered user; it replaces any code still pending. */
@@ -342,18 +419,19 @@ export const createEngine = (deps: EngineDeps) => {
 
         let outcome;
         let createdUserId: string | undefined;
+        const alongside = (userId: string | undefined) => options.alongside?.(userId) ?? [];
         if (policy === 'ignore') {
-          outcome = await deps.identities.consume(tenant, identity, code, limits, at, { kind: 'none' });
+          outcome = await deps.identities.consume(tenant, identity, code, limits, at, { kind: 'none' }, alongside(undefined));
         } else {
           const userId = code.userId ?? knownUserId ?? (await deps.identities.findUserId(tenant, identity));
           if (userId !== undefined) {
-            outcome = await deps.identities.consume(tenant, identity, code, limits, at, { kind: 'user', userId });
+            outcome = await deps.identities.consume(tenant, identity, code, limits, at, { kind: 'user', userId }, alongside(userId));
             knownUserId = userId;
           } else if (policy === 'reject') {
             throw errors.userNotFound();
           } else {
             const user: UserRecord = { userId: newId(), ...userFields(identity), createdAt: new Date(at).toISOString() };
-            outcome = await deps.identities.consume(tenant, identity, code, limits, at, { kind: 'create', user });
+            outcome = await deps.identities.consume(tenant, identity, code, limits, at, { kind: 'create', user }, alongside(user.userId));
             createdUserId = user.userId;
           }
         }
@@ -367,7 +445,7 @@ export const createEngine = (deps: EngineDeps) => {
         log.info('code verified', where(tenant, identity, code.channel));
         return { userId: createdUserId ?? knownUserId ?? code.userId, challengeId: code.challengeId };
       }
-      throw errors.timeout();
+      throw errors.serviceUnavailable(1);
     },
   };
 };

@@ -1,5 +1,5 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { GetCommand, TransactWriteCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, TransactWriteCommand, UpdateCommand, type DynamoDBDocumentClient, type TransactWriteCommandInput } from '@aws-sdk/lib-dynamodb';
 import type { DeliveryChannel, Identity } from '#core/otp/identity';
 import { cancelledBy, conflicted, retryOnConflict, tenantPrefix } from '#core/store/dynamo';
 import type { TenantRef } from '#core/store/repository';
@@ -43,6 +43,12 @@ export interface IdentifierState {
   /** Counts sends; every send is conditional on the count it read, so sends to one identifier are decided one at a time. */
   readonly sendSeq: number;
   /**
+   * Set while a stored code's message may still be on its way (until that request's deadline);
+   * cleared when its delivery ends. No other code is sent meanwhile, so the last message a user
+   * receives always carries the code that is pending.
+   */
+  readonly sendingUntil: number | undefined;
+  /**
    * The failure window: it opens with the first wrong code and lasts an hour; failCount counts the
    * wrong codes in it. A fixed window (not a sliding log) so that concurrent wrong codes are each
    * one atomic ADD, with no read-modify-write rounds under a burst of guesses.
@@ -60,11 +66,34 @@ export interface FailureLimits {
   readonly maxConsecutive: number;
 }
 
+/** Who an address belongs to, and whether that user has ever verified a code. */
+export interface Owner {
+  readonly userId: string;
+  /** False only for a user created by a signup whose code was never verified (so signing up again may send a new one). */
+  readonly verified: boolean;
+}
+
+/** A write of another store that must happen in the same transaction as a consume (the session a verify starts). */
+export type AlongsideWrite = NonNullable<TransactWriteCommandInput['TransactItems']>[number];
+
+/** How an undone send leaves the send history: the cooldown counts from the send before it again. */
+export interface SendUndo {
+  readonly previousLastSentAt: number | undefined;
+}
+
 export class IdentityTakenError extends Error {
   constructor(options?: { cause?: unknown }) {
     super('otpgate: identity already registered', options);
     this.name = 'IdentityTakenError';
   }
+}
+
+/** The send history a new code is stored with: the windows' send times including it, the count it was decided on, and its delivery's end. */
+export interface SendHistory {
+  readonly sends: readonly number[];
+  readonly previousSeq: number;
+  readonly now: number;
+  readonly sendingUntil: number;
 }
 
 /** A decision was made on a state that changed meanwhile: read again and decide again. */
@@ -117,13 +146,22 @@ const expression = (sets: readonly string[], removes: readonly string[]) =>
 
 export const createIdentityStore = (doc: DynamoDBDocumentClient, tableName: string) => {
   /** The update that stores a new code, conditional on no other send having happened since the state was read. */
-  const storeCodeUpdate = (tenant: TenantRef, identity: Identity, code: CodeRecord, sends: readonly number[], previousSeq: number, now: number) => {
+  const storeCodeUpdate = (tenant: TenantRef, identity: Identity, code: CodeRecord, sends: readonly number[], previousSeq: number, now: number, sendingUntil: number) => {
     const { sets, removes, values } = codeUpdate(code);
     return {
       TableName: tableName,
       Key: stateKey(tenant, identity),
       UpdateExpression: expression(
-        [...sets, 'sends = :sends', 'lastSentAt = :now', 'sendSeq = :nextSeq', 'failCount = if_not_exists(failCount, :zero)', 'consecutiveFails = if_not_exists(consecutiveFails, :zero)', '#ttl = :ttl'],
+        [
+          ...sets,
+          'sends = :sends',
+          'lastSentAt = :now',
+          'sendingUntil = :until',
+          'sendSeq = :nextSeq',
+          'failCount = if_not_exists(failCount, :zero)',
+          'consecutiveFails = if_not_exists(consecutiveFails, :zero)',
+          '#ttl = :ttl',
+        ],
         removes,
       ),
       ConditionExpression: previousSeq === 0 ? 'attribute_not_exists(sendSeq)' : 'sendSeq = :seq',
@@ -132,6 +170,7 @@ export const createIdentityStore = (doc: DynamoDBDocumentClient, tableName: stri
         ...values,
         ':sends': [...sends],
         ':now': now,
+        ':until': sendingUntil,
         ':zero': 0,
         ':ttl': ttlAt(now),
         ':nextSeq': previousSeq + 1,
@@ -165,6 +204,14 @@ export const createIdentityStore = (doc: DynamoDBDocumentClient, tableName: stri
       return Item?.userId as string | undefined;
     },
 
+    /** The address's user and whether they ever verified a code; undefined when the address has no user. */
+    async findOwner(tenant: TenantRef, identity: Identity): Promise<Owner | undefined> {
+      const { Item } = await doc.send(new GetCommand({ TableName: tableName, Key: identityKey(tenant, identity), ConsistentRead: true }));
+      if (typeof Item?.userId !== 'string') return undefined;
+      // Only signups mark their users unverified; an address registered otherwise (or before the mark existed) counts as verified.
+      return { userId: Item.userId, verified: Item.unverified !== true };
+    },
+
     /** The identifier's code and history, read strongly consistent: limits are decided on it. */
     async readState(tenant: TenantRef, identity: Identity): Promise<IdentifierState> {
       const { Item } = await doc.send(new GetCommand({ TableName: tableName, Key: stateKey(tenant, identity), ConsistentRead: true }));
@@ -174,6 +221,7 @@ export const createIdentityStore = (doc: DynamoDBDocumentClient, tableName: stri
         sends: numbers(item.sends),
         lastSentAt: typeof item.lastSentAt === 'number' ? item.lastSentAt : undefined,
         sendSeq: typeof item.sendSeq === 'number' ? item.sendSeq : 0,
+        sendingUntil: typeof item.sendingUntil === 'number' ? item.sendingUntil : undefined,
         failWindowStart: typeof item.failWindowStart === 'number' ? item.failWindowStart : undefined,
         failCount: typeof item.failCount === 'number' ? item.failCount : 0,
         consecutiveFails: typeof item.consecutiveFails === 'number' ? item.consecutiveFails : 0,
@@ -189,11 +237,11 @@ export const createIdentityStore = (doc: DynamoDBDocumentClient, tableName: stri
       tenant: TenantRef,
       identity: Identity,
       code: CodeRecord,
-      history: { readonly sends: readonly number[]; readonly previousSeq: number; readonly now: number },
+      history: SendHistory,
     ): Promise<{ replaced: CodeRecord | undefined } | Raced> {
       try {
         const { Attributes } = await doc.send(
-          new UpdateCommand({ ...storeCodeUpdate(tenant, identity, code, history.sends, history.previousSeq, history.now), ReturnValues: 'ALL_OLD' }),
+          new UpdateCommand({ ...storeCodeUpdate(tenant, identity, code, history.sends, history.previousSeq, history.now, history.sendingUntil), ReturnValues: 'ALL_OLD' }),
         );
         return { replaced: Attributes ? codeOf(Attributes) : undefined };
       } catch (error) {
@@ -202,14 +250,11 @@ export const createIdentityStore = (doc: DynamoDBDocumentClient, tableName: stri
       }
     },
 
-    /** Registers the address, creates the user and stores its first code in one transaction. */
-    async createUserWithCode(
-      tenant: TenantRef,
-      identity: Identity,
-      user: UserRecord,
-      code: CodeRecord,
-      history: { readonly sends: readonly number[]; readonly previousSeq: number; readonly now: number },
-    ): Promise<void | Raced> {
+    /**
+     * Registers the address, creates the user and stores its first code in one transaction. The
+     * address is marked unverified until a code of it is verified (consume).
+     */
+    async createUserWithCode(tenant: TenantRef, identity: Identity, user: UserRecord, code: CodeRecord, history: SendHistory): Promise<void | Raced> {
       try {
         // A concurrent signup of the same address conflicts; run again, and the loser sees the winner's user.
         await retryOnConflict(() =>
@@ -219,12 +264,12 @@ export const createIdentityStore = (doc: DynamoDBDocumentClient, tableName: stri
                 {
                   Put: {
                     TableName: tableName,
-                    Item: { ...identityKey(tenant, identity), userId: user.userId, createdAt: user.createdAt },
+                    Item: { ...identityKey(tenant, identity), userId: user.userId, createdAt: user.createdAt, unverified: true },
                     ConditionExpression: 'attribute_not_exists(pk)',
                   },
                 },
                 { Put: { TableName: tableName, Item: { ...userKey(tenant, user.userId), ...user }, ConditionExpression: 'attribute_not_exists(pk)' } },
-                { Update: storeCodeUpdate(tenant, identity, code, history.sends, history.previousSeq, history.now) },
+                { Update: storeCodeUpdate(tenant, identity, code, history.sends, history.previousSeq, history.now, history.sendingUntil) },
               ],
             }),
           ),
@@ -239,10 +284,13 @@ export const createIdentityStore = (doc: DynamoDBDocumentClient, tableName: stri
 
     /**
      * Undoes createUserWithCode when the first code could not be delivered, so signing up again
-     * works. Only while that very code is still pending: a user who verified meanwhile is kept.
-     * The send history stays (a failed send still counts against the limits).
+     * works. Only while that very code is still pending and the user has never verified: a user
+     * who verified meanwhile, or was sent another code, is kept. The send windows keep the failed
+     * send (it still counts against the hourly and daily limits); the cooldown counts from the
+     * send before it again, since no code reached the user.
      */
-    async undoSignup(tenant: TenantRef, identity: Identity, userId: string, challengeId: string): Promise<void> {
+    async undoSignup(tenant: TenantRef, identity: Identity, userId: string, challengeId: string, undo: SendUndo): Promise<void> {
+      const lastSent = undo.previousLastSentAt === undefined ? { set: [], remove: ['lastSentAt'], values: {} } : { set: ['lastSentAt = :last'], remove: [], values: { ':last': undo.previousLastSentAt } };
       try {
         await retryOnConflict(() =>
           doc.send(
@@ -252,12 +300,19 @@ export const createIdentityStore = (doc: DynamoDBDocumentClient, tableName: stri
                   Update: {
                     TableName: tableName,
                     Key: stateKey(tenant, identity),
-                    UpdateExpression: `REMOVE ${CODE_FIELDS.join(', ')}`,
+                    UpdateExpression: expression(lastSent.set, [...CODE_FIELDS, 'sendingUntil', ...lastSent.remove]),
                     ConditionExpression: 'challengeId = :c',
-                    ExpressionAttributeValues: { ':c': challengeId },
+                    ExpressionAttributeValues: { ':c': challengeId, ...lastSent.values },
                   },
                 },
-                { Delete: { TableName: tableName, Key: identityKey(tenant, identity), ConditionExpression: 'userId = :u', ExpressionAttributeValues: { ':u': userId } } },
+                {
+                  Delete: {
+                    TableName: tableName,
+                    Key: identityKey(tenant, identity),
+                    ConditionExpression: 'userId = :u AND unverified = :yes',
+                    ExpressionAttributeValues: { ':u': userId, ':yes': true },
+                  },
+                },
                 { Delete: { TableName: tableName, Key: userKey(tenant, userId) } },
               ],
             }),
@@ -271,18 +326,37 @@ export const createIdentityStore = (doc: DynamoDBDocumentClient, tableName: stri
 
     /**
      * Undoes storeCode when the new code could not be delivered: the code the user may still hold
-     * comes back (or no code is pending, if there was none), unless a newer code replaced ours meanwhile.
+     * comes back (or no code is pending, if there was none), unless a newer code replaced ours
+     * meanwhile. As with undoSignup, the send windows keep the failed send and the cooldown does not.
      */
-    async withdrawCode(tenant: TenantRef, identity: Identity, ours: string, replaced: CodeRecord | undefined): Promise<void> {
+    async withdrawCode(tenant: TenantRef, identity: Identity, ours: string, replaced: CodeRecord | undefined, undo: SendUndo): Promise<void> {
       const back = replaced ? codeUpdate(replaced) : { sets: [], removes: [...CODE_FIELDS], values: {} };
+      const lastSent = undo.previousLastSentAt === undefined ? { sets: [], removes: ['lastSentAt'] } : { sets: ['lastSentAt = :last'], removes: [] };
       try {
         await doc.send(
           new UpdateCommand({
             TableName: tableName,
             Key: stateKey(tenant, identity),
-            UpdateExpression: expression(back.sets, back.removes),
+            UpdateExpression: expression([...back.sets, ...lastSent.sets], [...back.removes, 'sendingUntil', ...lastSent.removes]),
             ConditionExpression: 'challengeId = :ours',
-            ExpressionAttributeValues: { ...back.values, ':ours': ours },
+            ExpressionAttributeValues: { ...back.values, ':ours': ours, ...(undo.previousLastSentAt === undefined ? {} : { ':last': undo.previousLastSentAt }) },
+          }),
+        );
+      } catch (error) {
+        if (!(error instanceof ConditionalCheckFailedException)) throw error;
+      }
+    },
+
+    /** Ends the delivery of a code (see sendingUntil), unless another code replaced it meanwhile. */
+    async endDelivery(tenant: TenantRef, identity: Identity, challengeId: string): Promise<void> {
+      try {
+        await doc.send(
+          new UpdateCommand({
+            TableName: tableName,
+            Key: stateKey(tenant, identity),
+            UpdateExpression: 'REMOVE sendingUntil',
+            ConditionExpression: 'challengeId = :c',
+            ExpressionAttributeValues: { ':c': challengeId },
           }),
         );
       } catch (error) {
@@ -326,11 +400,13 @@ export const createIdentityStore = (doc: DynamoDBDocumentClient, tableName: stri
 
     /**
      * Uses up a code that verified, in one conditional write (a transaction where the user must be
-     * checked or created with it). Of concurrent verifies of one code exactly one is 'consumed';
-     * the others read again and find the code gone.
-     *   user:   the address must still belong to that user ('no-user' otherwise)
-     *   create: registers the address as a new user ('identity-exists' if someone did meanwhile)
+     * checked or created with it, and `alongside` written with it). Of concurrent verifies of one
+     * code exactly one is 'consumed'; the others read again and find the code gone.
+     *   user:   the address must still belong to that user ('no-user' otherwise); it is now verified
+     *   create: registers the address as a new, verified user ('identity-exists' if someone did meanwhile)
      *   none:   only the code matters (styles without users)
+     * A transaction is sent with an idempotency token, so the SDK may repeat one whose answer was
+     * lost and learn that it was applied (aws-clients.ts): what it wrote and what it answers agree.
      */
     async consume(
       tenant: TenantRef,
@@ -339,33 +415,46 @@ export const createIdentityStore = (doc: DynamoDBDocumentClient, tableName: stri
       limits: FailureLimits,
       now: number,
       owner: { readonly kind: 'user'; readonly userId: string } | { readonly kind: 'create'; readonly user: UserRecord } | { readonly kind: 'none' },
+      alongside: readonly AlongsideWrite[] = [],
     ): Promise<'consumed' | 'no-user' | 'identity-exists' | Raced> {
       const update = consumeUpdate(tenant, identity, code, limits, now);
       try {
-        if (owner.kind === 'none') {
+        if (owner.kind === 'none' && alongside.length === 0) {
           await doc.send(new UpdateCommand(update));
           return 'consumed';
         }
         const others =
-          owner.kind === 'user'
-            ? [{ ConditionCheck: { TableName: tableName, Key: identityKey(tenant, identity), ConditionExpression: 'userId = :u', ExpressionAttributeValues: { ':u': owner.userId } } }]
+          owner.kind === 'none'
+            ? []
+            : owner.kind === 'user'
+            ? [
+                {
+                  Update: {
+                    TableName: tableName,
+                    Key: identityKey(tenant, identity),
+                    UpdateExpression: 'SET verifiedAt = if_not_exists(verifiedAt, :now) REMOVE unverified',
+                    ConditionExpression: 'userId = :u',
+                    ExpressionAttributeValues: { ':u': owner.userId, ':now': now },
+                  },
+                },
+              ]
             : [
                 {
                   Put: {
                     TableName: tableName,
-                    Item: { ...identityKey(tenant, identity), userId: owner.user.userId, createdAt: owner.user.createdAt },
+                    Item: { ...identityKey(tenant, identity), userId: owner.user.userId, createdAt: owner.user.createdAt, verifiedAt: now },
                     ConditionExpression: 'attribute_not_exists(pk)',
                   },
                 },
                 { Put: { TableName: tableName, Item: { ...userKey(tenant, owner.user.userId), ...owner.user }, ConditionExpression: 'attribute_not_exists(pk)' } },
               ];
-        await doc.send(new TransactWriteCommand({ TransactItems: [{ Update: update }, ...others] }));
+        await doc.send(new TransactWriteCommand({ TransactItems: [{ Update: update }, ...others, ...alongside] }));
         return 'consumed';
       } catch (error) {
         if (error instanceof ConditionalCheckFailedException) return 'raced';
         // A conflict is another verify of this code in flight: read again and see who won.
         if (cancelledBy(error, 0) || cancelledBy(error, 0, 'TransactionConflict')) return 'raced';
-        if (cancelledBy(error, 1)) return owner.kind === 'user' ? 'no-user' : 'identity-exists';
+        if (owner.kind !== 'none' && cancelledBy(error, 1)) return owner.kind === 'user' ? 'no-user' : 'identity-exists';
         if (conflicted(error)) return 'raced';
         throw error;
       }

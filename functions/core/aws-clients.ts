@@ -76,8 +76,9 @@ class DeadlineHttpHandler {
     const ms =
       op !== undefined && SENDS.test(op)
         ? deliveryTimeout(this.policy.attemptMs)
-        : // A write that is not repeated gains nothing from being cut short, only an unknown outcome: it may take what is left.
-          isWrite(op) && !IDEMPOTENT_WRITES.test(op!)
+        : // A write gains nothing from being cut short, only an unknown outcome: it may take what is left. (Even a
+          // transaction, which could be repeated: DynamoDB queues it behind the one cut short, and both are late.)
+          isWrite(op)
           ? left
           : // A third of what is left, but never less than the service's usual worst: a stuck attempt is cut short
             // while a retry still fits, and a busy one (a burst queued at DynamoDB) is not mistaken for a stuck one.

@@ -4,7 +4,7 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context
 import { hashAppKey } from '#core/tenancy/app-keys';
 import type { Tenant } from '#core/otp/engine';
 import { ApiError, ConfigError, errors } from '#core/errors';
-import { isUnavailable, timeLeft, withBudget } from '#core/deadline';
+import { ANSWER_MARGIN_MS, isUnavailable, timeLeft, withBudget } from '#core/deadline';
 import { describeError, log, withLogContext } from '#core/log';
 import { NAME_PATTERN } from '#core/tenancy/projects';
 import type { Repository } from '#core/store/repository';
@@ -182,10 +182,13 @@ const withRequestLog = (handler: LambdaHandler): LambdaHandler => (event, contex
 
 /** The functions' timeout (lib/otp-function.ts), for callers that pass no Lambda context. */
 const FUNCTION_TIMEOUT_MS = 10_000;
+/** Half the answer margin: the last resort still answers well before Lambda would end the invocation. */
+const GUARD_DELAY_MS = ANSWER_MARGIN_MS / 2;
 
 /**
  * The request's deadline (deadline.ts), from what Lambda says is left; and, should anything not
- * bounded by it still be pending at the deadline, the style's JSON 503 goes out then anyway.
+ * bounded by it still be pending a little after the deadline (when every call bounded by it has
+ * ended and its own error answered), the style's JSON 503 goes out then anyway.
  */
 const withDeadline = (handler: LambdaHandler, format: ErrorFormatter = coreErrorFormat): LambdaHandler => (event, context) =>
   withBudget(context?.getRemainingTimeInMillis?.() ?? FUNCTION_TIMEOUT_MS, async () => {
@@ -196,7 +199,7 @@ const withDeadline = (handler: LambdaHandler, format: ErrorFormatter = coreError
         const unavailable = errors.serviceUnavailable();
         const response = format(unavailable, event);
         resolve({ ...response, headers: { ...response.headers, ...unavailable.headers } });
-      }, Math.max(timeLeft(), 0));
+      }, Math.max(timeLeft() + GUARD_DELAY_MS, 0));
     });
     try {
       return await Promise.race([handler(event, context), late]);

@@ -186,7 +186,8 @@ export const createIdentityStore = (doc: DynamoDBDocumentClient, tableName: stri
   const consumeUpdate = (tenant: TenantRef, identity: Identity, code: CodeRecord, limits: FailureLimits, now: number) => ({
     TableName: tableName,
     Key: stateKey(tenant, identity),
-    UpdateExpression: `SET consecutiveFails = :zero, failCount = :zero REMOVE failWindowStart, ${CODE_FIELDS.join(', ')}`,
+    // A used code's message has arrived: no send needs holding off for it any more (sendingUntil).
+    UpdateExpression: `SET consecutiveFails = :zero, failCount = :zero REMOVE failWindowStart, sendingUntil, ${CODE_FIELDS.join(', ')}`,
     ConditionExpression:
       'challengeId = :c AND attempts < maxAttempts AND consecutiveFails < :maxc AND (attribute_not_exists(failWindowStart) OR failWindowStart <= :windowAgo OR failCount < :perWindow)',
     ExpressionAttributeValues: {

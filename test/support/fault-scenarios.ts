@@ -18,6 +18,8 @@ export interface ScenarioResult {
   readonly faultsInjected: number;
   /** Everything that went against the rules; empty when the scenario passed. */
   readonly problems: readonly string[];
+  /** Of those, what the table check found (duplicate, orphaned or stuck items). */
+  readonly tableIssues: readonly string[];
   /** Whether the fault must have been met (a scenario may prove that a write no longer exists: then it is not). */
   readonly faultExpected: boolean;
   /** Requests sent, and answers 500 or over that were not the expected 503 (or 502 for a refusal). */
@@ -59,8 +61,8 @@ const recorder = (name: string) => {
     },
     problems,
     async finish(stack: Stack, project: StackProject, faultsInjected: number, faultExpected = true): Promise<ScenarioResult> {
-      problems.push(...tableProblems(await stack.scan(`T#${project.projectId}#`), project));
-      return { name, during: during.map(show), worstMs: Math.max(0, ...during.map((a) => a.ms)), faultsInjected, faultExpected, problems, requests, unexpected5xx };
+      const tableIssues = tableProblems(await stack.scan(`T#${project.projectId}#`), project);
+      return { name, during: during.map(show), worstMs: Math.max(0, ...during.map((a) => a.ms)), faultsInjected, faultExpected, problems: [...problems, ...tableIssues], tableIssues, requests, unexpected5xx };
     },
   };
 };
@@ -190,9 +192,12 @@ export const verifyWritesFail = (op: 'TransactWriteItems' | 'PutItem' | 'UpdateI
   },
 });
 
-/** The first attempt of the write that uses up the code hangs: the SDK repeats it (an idempotent transaction) and the client gets its token once. */
+/**
+ * The write that uses up the code hangs (its request never reaches DynamoDB): the client is told
+ * 503 in time, the same code then gets the token, and once used the code stays used.
+ */
 export const consumeHangsOnce: Scenario = {
-  name: 'DynamoDB hanging on the first attempt of the verify transaction',
+  name: 'DynamoDB hanging on the verify transaction (once)',
   async run(stack) {
     const r = recorder(this.name);
     const p = await stack.project({ resendCooldownSeconds: 0 });
@@ -213,6 +218,51 @@ export const consumeHangsOnce: Scenario = {
     const again = await f.verifyMobile(mobile, code);
     if (again.status !== 400 || errorCode(again) !== 'no_pending_otp') r.problems.push(`a used code must stay used: got ${show(again)}`);
     return r.finish(stack, p, stack.proxies.dynamo.stats.faulted - before);
+  },
+};
+
+/**
+ * DynamoDB Local paused for 10 s (longer than a request's budget) while 20 users sign up and verify, so the pause falls anywhere in
+ * their flows (between a write and the next, with writes queued in the paused process that land
+ * after the clients were told 503). Each client does what a 503 asks and retries; one told the code
+ * is gone (a late-landing verify used it) asks for a new one, as the README says. Every user must
+ * end signed in, and the table clean.
+ */
+export const dynamoPausedDuringFlows: Scenario = {
+  name: 'DynamoDB Local paused for 10 s in the middle of 20 concurrent signup-and-verify flows',
+  async run(stack) {
+    const r = recorder(this.name);
+    const p = await stack.project({ resendCooldownSeconds: 0 });
+    const f = flows(stack, p);
+    const wait = (answer: Answer) => new Promise((resolve) => setTimeout(resolve, Number(answer.headers['retry-after'] ?? 1) * 1000));
+    const user = async (mobile: string): Promise<void> => {
+      for (let attempt = 0; ; attempt += 1) {
+        if (attempt > 10) return void r.problems.push(`+91${mobile} never got through its signup`);
+        const signup = await f.signupMobile(mobile);
+        if (signup.status === 201) break;
+        r.broken(signup, [429]);
+        await wait(signup);
+      }
+      for (let attempt = 0; ; attempt += 1) {
+        if (attempt > 10) return void r.problems.push(`+91${mobile} never got a token`);
+        const verified = await f.verifyMobile(mobile, await stack.latestCode(`+91${mobile}`));
+        if (verified.status === 200) return;
+        if (errorCode(verified) === 'no_pending_otp' || errorCode(verified) === 'invalid_otp') {
+          const login = await f.loginMobile(mobile);
+          if (login.status !== 200) r.broken(login, [429]);
+          continue;
+        }
+        r.broken(verified);
+        await wait(verified);
+      }
+    };
+    const done = Promise.all(Array.from({ length: 20 }, () => user(uniqueMobile())));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    stack.pauseDynamo();
+    await new Promise((resolve) => setTimeout(resolve, 10_000));
+    stack.resumeDynamo();
+    await done;
+    return r.finish(stack, p, 1);
   },
 };
 
@@ -237,4 +287,6 @@ export const allScenarios: readonly Scenario[] = [
   verifyWritesFail('PutItem'),
   verifyWritesFail('UpdateItem'),
   consumeHangsOnce,
+  dynamoPausedDuringFlows,
+  dynamoPausedDuringFlows,
 ];

@@ -55,6 +55,8 @@ export interface Stack {
   request(method: string, path: string, options?: { body?: unknown; headers?: Record<string, string>; timeoutMs?: number }): Promise<Answer>;
   inbox(to?: string): Promise<DevMessage[]>;
   latestCode(to: string): Promise<string>;
+  /** The code in the newest message that reached the SES or Twilio stand-in for `to` (E.164 or email), as seen passing the proxy: no inbox read. */
+  sentCode(to: string): string | undefined;
   scan(prefix?: string): Promise<Record<string, any>[]>;
   pauseDynamo(): void;
   resumeDynamo(): void;
@@ -187,6 +189,21 @@ export const startStack = async (): Promise<Stack> => {
   };
 
   const inbox = (to?: string) => readInbox({ twilioUrl: services.twilioUrl, sesUrl: services.sesUrl }, to);
+  const sent = new Map<string, string>();
+  const codeIn = (text: string) => /\b(\d{4,10})\b/.exec(text)?.[1];
+  proxies.twilio.observe((req) => {
+    if (req.method !== 'POST') return;
+    const form = new URLSearchParams(req.body.toString('utf8'));
+    const code = codeIn(form.get('Body') ?? form.get('ContentVariables') ?? '');
+    const to = (form.get('To') ?? '').replace(/^whatsapp:/, '');
+    if (code && to) sent.set(to, code);
+  });
+  proxies.ses.observe((req) => {
+    if (req.method !== 'POST' || !req.path.startsWith('/v2/email/outbound-emails')) return;
+    const email = JSON.parse(req.body.toString('utf8')) as { Destination?: { ToAddresses?: string[] }; Content?: { Simple?: { Body?: { Text?: { Data?: string } } } } };
+    const code = codeIn(email.Content?.Simple?.Body?.Text?.Data ?? '');
+    for (const to of email.Destination?.ToAddresses ?? []) if (code) sent.set(to.toLowerCase(), code);
+  });
   let projects = 0;
 
   return {
@@ -218,6 +235,7 @@ export const startStack = async (): Promise<Stack> => {
       if (!message?.code) throw new Error(`no code was sent to ${to}`);
       return message.code;
     },
+    sentCode: (to) => sent.get(to.toLowerCase()),
     scan,
     pauseDynamo() {
       process.kill(services.dynamoPid()!, 'SIGSTOP');

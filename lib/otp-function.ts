@@ -1,6 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import { Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Architecture, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat, type NodejsFunctionProps } from 'aws-cdk-lib/aws-lambda-nodejs';
@@ -14,6 +14,8 @@ export interface OtpFunctionProps
   extends Omit<NodejsFunctionProps, 'entry' | 'runtime' | 'architecture' | 'bundling' | 'logGroup' | 'logRetention' | 'projectRoot' | 'depsLockFilePath' | 'role' | 'tracing'> {
   /** The handler module, relative to the repository root (a route's `entry`). */
   readonly entry: string;
+  /** X-Ray active tracing and the Powertools tracer in the code. @default true */
+  readonly tracing?: boolean;
 }
 
 const defaults = {
@@ -29,7 +31,11 @@ const defaults = {
  * write to the function's own log group only (X-Ray's two actions are added by active tracing).
  */
 export class OtpFunction extends NodejsFunction {
+  /** The function's own log group (30 days). */
+  readonly logs: LogGroup;
+
   constructor(scope: Construct, id: string, props: OtpFunctionProps) {
+    const { tracing = true, ...rest } = props;
     // Created in the parent scope because `this` cannot be used before super().
     const logGroup = new LogGroup(scope, `${id}Logs`, {
       retention: RetentionDays.ONE_MONTH,
@@ -41,7 +47,7 @@ export class OtpFunction extends NodejsFunction {
 
     super(scope, id, {
       ...defaults,
-      ...props,
+      ...rest,
       entry: join(repoRoot, props.entry),
       projectRoot: repoRoot,
       depsLockFilePath: join(repoRoot, 'package-lock.json'),
@@ -51,8 +57,14 @@ export class OtpFunction extends NodejsFunction {
       logGroup,
       role,
       // X-Ray: the function's segment from Lambda, and the AWS SDK and provider calls as subsegments (functions/core/observability/tracing.ts).
-      tracing: Tracing.ACTIVE,
-      environment: { NODE_OPTIONS: '--enable-source-maps', ...props.environment },
+      tracing: tracing ? Tracing.ACTIVE : Tracing.DISABLED,
+      environment: {
+        NODE_OPTIONS: '--enable-source-maps',
+        // The `service` of every log line and metric: the stack, so two stacks in one account keep apart.
+        POWERTOOLS_SERVICE_NAME: Stack.of(scope).stackName,
+        ...(tracing ? { OTPGATE_TRACING: 'active' } : {}),
+        ...props.environment,
+      },
       bundling: {
         format: OutputFormat.ESM,
         target: 'node24',
@@ -66,5 +78,12 @@ export class OtpFunction extends NodejsFunction {
         banner: "import { createRequire } from 'module'; const require = createRequire(import.meta.url);",
       },
     });
+    this.logs = logGroup;
+    if (tracing) {
+      Validations.of(role).acknowledge({
+        id: 'AwsSolutions-IAM5[Resource::*]',
+        reason: 'Active tracing grants xray:PutTraceSegments and xray:PutTelemetryRecords, which support no resource-level permissions (X-Ray takes only "*"); every other statement of this role names its resources.',
+      });
+    }
   }
 }

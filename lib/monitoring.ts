@@ -90,7 +90,7 @@ export class Monitoring extends Construct {
     this.topic = new Topic(this, 'AlarmTopic', { displayName: `otpgate alarms (${stackName})`, enforceSSL: true });
     if (props.alarmEmail) this.topic.addSubscription(new EmailSubscription(props.alarmEmail));
     Validations.of(this.topic).acknowledge({
-      id: 'AwsSolutions-SNS2',
+      id: 'AwsSolutions::AwsSolutions-SNS2',
       reason:
         'Alarm notifications carry an alarm name, a metric and a threshold, never user data. CloudWatch cannot publish to a topic encrypted with the AWS managed SNS key, and a customer managed key would cost more than the data it protects.',
     });
@@ -121,7 +121,7 @@ export class Monitoring extends Construct {
 
     // --- alarms ---
     const api5xx = new MathExpression({
-      expression: `IF(requests >= ${t.minRequests}, 100 * errors / requests, 0)`,
+      expression: `IF(requests >= ${t.minRequests}, 100 * FILL(errors, 0) / requests, 0)`,
       usingMetrics: { requests: props.api.metricCount({ period: FIVE_MINUTES }), errors: props.api.metricServerError({ period: FIVE_MINUTES }) },
       label: 'API 5xx %',
       period: FIVE_MINUTES,
@@ -153,7 +153,8 @@ export class Monitoring extends Construct {
     );
     const HOUR = Duration.hours(1);
     const smsConversion = new MathExpression({
-      expression: `IF(sent >= ${t.minSmsSends}, 100 * verified / sent, 100)`,
+      // FILL: an hour with no verification at all is the clearest pumping signal, not a gap.
+      expression: `IF(sent >= ${t.minSmsSends}, 100 * FILL(verified, 0) / sent, 100)`,
       usingMetrics: { sent: sends('sms', 'delivered', HOUR), verified: verifications('sms', 'success', HOUR) },
       label: 'SMS send-to-verify conversion %',
       period: HOUR,

@@ -81,7 +81,7 @@ export class OtpFunction extends NodejsFunction {
     this.logs = logGroup;
     if (tracing) {
       Validations.of(role).acknowledge({
-        id: 'AwsSolutions-IAM5[Resource::*]',
+        id: 'AwsSolutions::AwsSolutions-IAM5[Resource::*]',
         reason: 'Active tracing grants xray:PutTraceSegments and xray:PutTelemetryRecords, which support no resource-level permissions (X-Ray takes only "*"); every other statement of this role names its resources.',
       });
     }

@@ -86,7 +86,7 @@ export class OtpGateStack extends Stack {
       removalPolicy: RemovalPolicy.RETAIN,
     });
     Validations.of(pepper).acknowledge({
-      id: 'AwsSolutions-SMG4',
+      id: 'AwsSolutions::AwsSolutions-SMG4',
       reason:
         'The pepper is mixed into every stored code hash and the concealed-user decoy ids: rotating it would make every pending code fail and change those ids, and the codes it protects live 10 minutes at most. It is no credential for another system; replace it deliberately (a deployment with a new secret) if it ever leaks. The signing key, which does sign credentials, rotates every 90 days.',
     });
@@ -110,7 +110,7 @@ export class OtpGateStack extends Stack {
       rotateImmediatelyOnUpdate: false,
     });
     Validations.of(signingKeyRotation.role!).acknowledge({
-      id: 'AwsSolutions-IAM5[Resource::*]',
+      id: 'AwsSolutions::AwsSolutions-IAM5[Resource::*]',
       reason: 'The rotation construct grants secretsmanager:GetRandomPassword and active tracing the two X-Ray write actions; none of them supports resource-level permissions. The secret itself is named.',
     });
     // Only Secrets Manager calls made for this account may invoke it (the construct grants the service principal alone).
@@ -199,7 +199,7 @@ export class OtpGateStack extends Stack {
         integration: new HttpLambdaIntegration(`${route.id}Integration`, fn),
       });
       Validations.of(httpRoute!).acknowledge({
-        id: 'AwsSolutions-APIG4',
+        id: 'AwsSolutions::AwsSolutions-APIG4',
         reason: `${route.id} checks its caller in the function: the APP-KEY / x-api-key header against the project's key hashes (a key is per project and environment, which no API Gateway authorizer models without a lookup per request), or a signed access token (logout); the JWKS and discovery documents are public by design.`,
       });
       functions.set(route.id, { fn, logGroup: fn.logs });

@@ -89,6 +89,8 @@ const sentenceFor = (issue: v.BaseIssue<unknown>): string => {
 
 /** Validates settings to be stored; throws a SettingsError naming every wrong field. */
 export const parseSettingsInput = (input: unknown): Record<string, unknown> => {
+  // valibot takes an array for an object with keys "0", "1"...: refuse it whole.
+  if (Array.isArray(input)) throw new SettingsError([`settings must be ${expectedNames.Object}`]);
   const result = v.safeParse(strictSettings, input, { abortPipeEarly: true });
   if (!result.success) throw new SettingsError(result.issues.map(sentenceFor));
   return Object.fromEntries(Object.entries(result.output).filter(([, value]) => value !== undefined));

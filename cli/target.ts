@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { CloudFormationClient, DescribeStacksCommand, type Output } from '@aws-sdk/client-cloudformation';
 import { DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
@@ -33,7 +34,7 @@ export interface Where {
 }
 
 /** The package root: .otp-local lives here (npm start runs in it), and cdk.json names the stack. */
-export const packageRoot = new URL('..', import.meta.url).pathname;
+export const packageRoot = fileURLToPath(new URL('..', import.meta.url));
 
 /** The stack `--stack` means without a name: cdk.json's otpgate:stackName, as the CDK app uses it, else OtpGate. */
 export const defaultStackName = (): string => {
@@ -56,7 +57,7 @@ const errorCode = (error: unknown): string | undefined => (error as { code?: str
 
 export const connectLocal = async (file: string): Promise<Target> => {
   const info = readLocalStackFile(file);
-  if (!info) return Promise.reject(notRunning(`no ${file}`));
+  if (!info) throw notRunning(`no ${file}`);
   const client = new DynamoDBClient({
     endpoint: info.dynamoEndpoint,
     region: info.region,

@@ -14,7 +14,6 @@ export interface LocalStackInfo {
   readonly secretsDir: string;
   /** The local API's origin, e.g. http://localhost:3000. */
   readonly apiUrl?: string;
-  readonly pid?: number;
 }
 
 export const LOCAL_STACK_FILE = 'local.json';

@@ -72,7 +72,6 @@ const main = async () => {
       region: services.env.AWS_REGION!,
       secretsDir: services.env.OTPGATE_SECRETS_DIR!,
       apiUrl: process.env.PUBLIC_BASE_URL,
-      pid: process.pid,
     });
     printBanner(project);
   } catch (error) {

@@ -140,25 +140,20 @@ export const rotateAppKey = async (
   // A key already on its way out is not rotated again.
   const live = (await repo.listAppKeys(tenant.projectId, tenant.environment)).filter((k) => k.expiresAt === undefined);
   const where = `${tenant.projectId}/${tenant.environment}`;
-  let old: AppKeyListing | undefined;
-  if (options.keyId !== undefined) {
-    old = live.find((k) => k.keyId === options.keyId);
-    if (!old) throw new Error(`otpgate: ${where} has no key ${options.keyId}`);
-  } else if (live.length === 1) {
-    old = live[0];
-  } else if (live.length === 0) {
-    throw new Error(`otpgate: ${where} has no key to rotate; create one instead`);
-  } else {
+  const old = options.keyId === undefined ? live[0] : live.find((k) => k.keyId === options.keyId);
+  if (options.keyId !== undefined && !old) throw new Error(`otpgate: ${where} has no key ${options.keyId}`);
+  if (!old) throw new Error(`otpgate: ${where} has no key to rotate; create one instead`);
+  if (options.keyId === undefined && live.length > 1) {
     throw new Error(`otpgate: ${where} has ${live.length} keys (${live.map((k) => k.keyId).join(', ')}); name the one to replace`);
   }
   const { appKey, keyHash, keyId } = newKey();
   const expiresAt = grace === undefined ? undefined : now.getTime() + grace * 1000;
-  if (!(await repo.replaceAppKey(old!, { keyHash, keyId }, now, expiresAt))) {
-    throw new Error(`otpgate: key ${old!.keyId} of ${where} was revoked or rotated meanwhile; nothing changed`);
+  if (!(await repo.replaceAppKey(old, { keyHash, keyId }, now, expiresAt))) {
+    throw new Error(`otpgate: key ${old.keyId} of ${where} was revoked or rotated meanwhile; nothing changed`);
   }
   return {
     issued: { environment: tenant.environment, appKey, keyId },
-    replaced: old!,
+    replaced: old,
     ...(expiresAt === undefined ? {} : { replacedExpiresAt: expiresAt }),
   };
 };

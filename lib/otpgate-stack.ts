@@ -2,6 +2,7 @@ import { Annotations, ArnFormat, CfnOutput, Duration, RemovalPolicy, Stack, type
 import { CorsHttpMethod, HttpApi, HttpMethod } from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import { AttributeType, Billing, TableV2 } from 'aws-cdk-lib/aws-dynamodb';
+import { CfnPermission } from 'aws-cdk-lib/aws-lambda';
 import { Effect, PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { Secret, type ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
@@ -22,6 +23,8 @@ export interface OtpGateStackProps extends StackProps {
   readonly throttle?: { rateLimit: number; burstLimit: number };
   /** The public URL the API is served under (custom domain), used as the token issuer when set. */
   readonly publicBaseUrl?: string;
+  /** How often Secrets Manager rotates the token signing key. @default Duration.days(90) */
+  readonly signingKeyRotation?: Duration;
 }
 
 const defaultThrottle = { rateLimit: 50, burstLimit: 100 };
@@ -58,12 +61,28 @@ export class OtpGateStack extends Stack {
       removalPolicy: RemovalPolicy.RETAIN,
     });
 
+    // Rotation keeps the replaced seed as `previous` (tokens signed with it keep verifying); see functions/core/tokens/signing-keys.ts.
+    const signingKeyRotation = new OtpFunction(this, 'SigningKeyRotation', {
+      entry: 'functions/rotate-signing-key.ts',
+      description: 'otpgate: rotates the token signing key seed (Secrets Manager rotation)',
+    });
+    signingKey.addRotationSchedule('SigningKeyRotationSchedule', {
+      rotationLambda: signingKeyRotation,
+      automaticallyAfter: props.signingKeyRotation ?? Duration.days(90),
+      // A deployment is not a reason to rotate; only the schedule or an operator is.
+      rotateImmediatelyOnUpdate: false,
+    });
+    // Only Secrets Manager calls made for this account may invoke it (the construct grants the service principal alone).
+    for (const child of signingKeyRotation.node.children) {
+      if (child instanceof CfnPermission && child.principal === 'secretsmanager.amazonaws.com') child.sourceAccount = this.account;
+    }
+
     let twilio: ISecret | undefined;
     if (props.twilioSecretName) {
       twilio = Secret.fromSecretNameV2(this, 'TwilioSecret', props.twilioSecretName);
     } else {
       Annotations.of(this).addWarning(
-        'otpgate: no Twilio secret configured; mobile signup and login will answer 500 (logged as "SMS is not configured") until the otpgate:twilioSecretName context is set.',
+        'otpgate: no Twilio secret configured; mobile signup and login and WhatsApp sendOTP will answer 500 (logged as "SMS is not configured" / "WhatsApp is not configured") until the otpgate:twilioSecretName context is set.',
       );
     }
 
@@ -109,13 +128,15 @@ export class OtpGateStack extends Stack {
         fn.addEnvironment('TWILIO_SECRET_ID', twilio.secretName);
       },
       'send:email': (fn) => fn.addToRolePolicy(sendEmail),
+      // The same account and secrets as SMS, so whatever SMS is granted (e.g. projects' own Twilio secrets) WhatsApp gets too.
+      'send:whatsapp': (fn) => grants['send:sms'](fn),
     };
 
     const throttle = props.throttle ?? defaultThrottle;
     const api = new HttpApi(this, 'Api', {
       corsPreflight: {
         allowOrigins: props.corsAllowOrigins ?? ['*'],
-        allowHeaders: ['content-type', 'app-key', 'authorization'],
+        allowHeaders: ['content-type', 'app-key', 'x-api-key', 'authorization'],
         allowMethods: [CorsHttpMethod.GET, CorsHttpMethod.POST, CorsHttpMethod.OPTIONS],
         maxAge: Duration.days(1),
       },

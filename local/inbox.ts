@@ -1,3 +1,5 @@
+import type { RecordedEmail } from './ses-recorder';
+
 /**
  * The local dev inbox: every SMS/WhatsApp message the local Twilio endpoint accepted and every
  * email aws-ses-v2-local accepted, newest first, with the code found in each. Local stack only.
@@ -20,14 +22,6 @@ interface TwilioStored {
   sentAt: string;
 }
 
-interface SesStored {
-  messageId: string;
-  destination: { to: string[] };
-  subject: string;
-  body: { text?: string; html?: string };
-  at: number;
-}
-
 const codeIn = (text: string): string | null => /\b(\d{4,10})\b/.exec(text)?.[1] ?? null;
 
 /** A `+` in a query string arrives as a space; give E.164 numbers their plus back. */
@@ -37,22 +31,21 @@ const normaliseRecipient = (to: string): string => {
 };
 
 export const readInbox = async (sources: { twilioUrl: string; sesUrl: string }, to?: string): Promise<DevMessage[]> => {
-  const [sms, ses, sentTimes] = await Promise.all([
+  const [sms, emails] = await Promise.all([
     fetch(`${sources.twilioUrl}/_local/messages`).then((r) => r.json() as Promise<TwilioStored[]>),
-    fetch(`${sources.sesUrl}/store`).then((r) => r.json() as Promise<{ emails: SesStored[] }>),
-    fetch(`${sources.sesUrl}/_local/sent-times`).then((r) => r.json() as Promise<Record<string, string>>),
+    fetch(`${sources.sesUrl}/_local/emails`).then((r) => r.json() as Promise<RecordedEmail[]>),
   ]);
   const messages: DevMessage[] = [
     ...sms.map((m) => ({ id: m.sid, channel: m.channel, to: m.to, subject: null, body: m.body, code: codeIn(m.body), sentAt: m.sentAt })),
-    ...ses.emails.flatMap((e) =>
-      e.destination.to.map((recipient) => ({
+    ...emails.flatMap((e) =>
+      e.to.map((recipient) => ({
         id: e.messageId,
         channel: 'email' as const,
         to: recipient,
         subject: e.subject,
         body: e.body.text ?? e.body.html ?? '',
         code: codeIn(e.body.text ?? e.body.html ?? ''),
-        sentAt: sentTimes[e.messageId] ?? new Date(e.at * 1000).toISOString(),
+        sentAt: e.sentAt,
       })),
     ),
   ];

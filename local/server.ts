@@ -12,18 +12,23 @@ import { listen, readBody } from './http-server';
 
 export type LambdaHandler = (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyStructuredResultV2>;
 
+/** A local-only route's answer: `body` as JSON, or `text` as it is with its content type (the inbox page). */
+export type LocalResponse =
+  | { readonly status: number; readonly body: unknown }
+  | { readonly status: number; readonly text: string; readonly contentType: string; readonly headers?: Readonly<Record<string, string>> };
+
 export interface LocalApiOptions {
   readonly routes: readonly Route[];
   readonly loadHandler: (route: Route) => Promise<LambdaHandler>;
   /** Local-only routes (the dev inbox); return undefined to fall through. */
-  readonly extra?: (method: string, url: URL) => Promise<{ status: number; body: unknown } | undefined>;
+  readonly extra?: (method: string, url: URL) => Promise<LocalResponse | undefined>;
   readonly port?: number;
   readonly host?: string;
 }
 
 const cors = {
   'access-control-allow-origin': '*',
-  'access-control-allow-headers': 'content-type,app-key,authorization',
+  'access-control-allow-headers': 'content-type,app-key,x-api-key,authorization',
   'access-control-allow-methods': 'GET,POST,OPTIONS',
 };
 
@@ -42,6 +47,21 @@ const compile = (route: Route) => {
     .join('/');
   return { route, names, regex: new RegExp(`^${pattern}/?$`) };
 };
+
+// Local-only answers are never cached and never read as another type; no other site may embed them.
+const localHeaders = {
+  'cache-control': 'no-store',
+  'x-content-type-options': 'nosniff',
+  'cross-origin-resource-policy': 'same-origin',
+  'referrer-policy': 'no-referrer',
+};
+
+/**
+ * The dev routes show live codes. A page on another site can point its own host name at 127.0.0.1
+ * (DNS rebinding) and read same-origin answers; the Host header is what it cannot fake.
+ */
+const loopbackHost = /^(localhost|127\.0\.0\.1|\[::1\])(:\d{1,5})?$/i;
+const isDevPath = (pathname: string) => pathname === '/_dev' || pathname.startsWith('/_dev/');
 
 const sendJson = (res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = cors) => {
   res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', ...headers });
@@ -130,9 +150,16 @@ export const startLocalApi = async (options: LocalApiOptions): Promise<{ server:
     void (async () => {
       const url = new URL(req.url ?? '/', 'http://localhost');
       const method = req.method ?? 'GET';
+      if (isDevPath(url.pathname) && !loopbackHost.test(req.headers.host ?? '')) {
+        return sendJson(res, 403, errorBody('forbidden_host', 'The dev routes answer only on localhost, 127.0.0.1 or [::1].'), localHeaders);
+      }
       const extra = await options.extra?.(method, url);
       // No CORS on local-only routes: any web page open in the developer's browser could read the inbox's codes.
-      if (extra) return sendJson(res, extra.status, extra.body, {});
+      if (extra && 'text' in extra) {
+        res.writeHead(extra.status, { 'content-type': extra.contentType, ...extra.headers, ...localHeaders });
+        return res.end(extra.text);
+      }
+      if (extra) return sendJson(res, extra.status, extra.body, localHeaders);
 
       const matches = compiled
         .map((c) => ({ c, m: c.regex.exec(url.pathname) }))

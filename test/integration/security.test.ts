@@ -57,7 +57,7 @@ describe('codes', () => {
     const rt = runtime();
     const digits = [0, 4, 2, 7, 1, 9];
     let i = 0;
-    const engine = createEngine({ repo: rt.repo, pepper: rt.pepper, randomInt: () => digits[i++ % digits.length]! });
+    const engine = createEngine({ identities: rt.identities, counters: rt.counters, pepper: rt.pepper, randomInt: () => digits[i++ % digits.length]! });
     const sender = twilioSmsSender(rt.secrets, { apiBaseUrl: rt.config.twilioApiBaseUrl });
     const mobile = uniqueIndianMobile();
     expect((await post(makeSignup({ ...rt, engine, sender }), { country_code: '+91', mobile })).status).toBe(201);

@@ -13,20 +13,35 @@ export interface TestTenant {
   readonly keys: Readonly<Record<string, string>>;
 }
 
+/**
+ * Limits out of the way, for tests of everything else: many sends and tries per number within a
+ * test, all from one IP, to numbers of several countries. Tests of the limits themselves ask for
+ * the defaults with `limits: 'defaults'`.
+ */
+export const relaxedLimits = {
+  resendCooldownSeconds: 0,
+  sendsPerIdentifierPerHour: 100,
+  sendsPerIdentifierPerDay: 1000,
+  sendsPerIpPerHour: 0,
+  failedVerificationsPerIdentifierPerHour: 100,
+  allowedCountries: ['*'],
+};
+
 /** A fresh project per test file (or test), so tests never see each other's users or codes. */
 export const newTenant = async (
-  options: { environments?: string[]; settings?: Record<string, unknown> } = {},
+  options: { environments?: string[]; settings?: Record<string, unknown>; limits?: 'relaxed' | 'defaults' } = {},
 ): Promise<TestTenant> => {
   const projectId = `t-${randomBytes(6).toString('hex')}`;
   const environments = options.environments ?? ['development'];
-  const created = await createProject(runtime().repo, { projectId, environments, settings: options.settings ?? {} });
+  const settings = { ...(options.limits === 'defaults' ? {} : relaxedLimits), ...options.settings };
+  const created = await createProject(runtime().repo, { projectId, environments, settings });
   const keys = Object.fromEntries(created.keys.map((k) => [k.environment, k.appKey]));
   return { projectId, environment: environments[0]!, appKey: keys[environments[0]!]!, keys };
 };
 
 export const event = (
   tenant: { projectId: string; environment: string },
-  options: { body?: unknown; rawBody?: string; appKey?: string | undefined; headers?: Record<string, string>; method?: string } = {},
+  options: { body?: unknown; rawBody?: string; appKey?: string | undefined; headers?: Record<string, string>; method?: string; sourceIp?: string } = {},
 ): APIGatewayProxyEventV2 => {
   const headers: Record<string, string> = { 'content-type': 'application/json', ...options.headers };
   if (options.appKey !== undefined) headers['app-key'] = options.appKey;
@@ -45,7 +60,7 @@ export const event = (
       apiId: 'test',
       domainName: 'api.test',
       domainPrefix: 'api',
-      http: { method: options.method ?? 'POST', path: '/', protocol: 'HTTP/1.1', sourceIp: '127.0.0.1', userAgent: 'jest' },
+      http: { method: options.method ?? 'POST', path: '/', protocol: 'HTTP/1.1', sourceIp: options.sourceIp ?? '127.0.0.1', userAgent: 'jest' },
       requestId: randomBytes(8).toString('hex'),
       routeKey: '$default',
       stage: '$default',
@@ -91,4 +106,6 @@ export const latestCode = async (to: string): Promise<string> => {
 
 /** A phone number no other test uses: +91 98xxxxxxxx, valid for libphonenumber. */
 export const uniqueIndianMobile = (): string => `98${String(randomBytes(4).readUInt32BE() % 100_000_000).padStart(8, '0')}`;
+/** A US number no other test uses: 201-555-xxxx, valid for libphonenumber (national form, without +1). */
+export const uniqueUsMobile = (): string => `201555${String(randomBytes(2).readUInt16BE() % 10_000).padStart(4, '0')}`;
 export const uniqueEmail = (): string => `user-${randomBytes(5).toString('hex')}@example.com`;

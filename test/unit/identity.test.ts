@@ -1,10 +1,10 @@
 import { normaliseEmail, normalisePhone } from '#core/otp/identity';
 
-const policy = { defaultCountryCode: '+91', allowedCountries: [] as string[] };
+const policy = { defaultCountryCode: '+91', allowedCountries: ['*'] };
 const india = { e164: '+919876543211', nationalNumber: '9876543211', countryCallingCode: '+91', country: 'IN' };
 const us = { e164: '+12015550123', nationalNumber: '2015550123', countryCallingCode: '+1', country: 'US' };
 
-const apiError = (code: string, field: string) => expect.objectContaining({ name: 'ApiError', status: 400, code, field });
+const apiError = (code: string, field: string, status = 400) => expect.objectContaining({ name: 'ApiError', status, code, field });
 
 describe('normalisePhone', () => {
   test('national mobile with country_code "+91"', () => {
@@ -17,7 +17,7 @@ describe('normalisePhone', () => {
 
   test('no country_code uses the project default', () => {
     expect(normalisePhone({ mobile: '9876543211' }, policy)).toEqual(india);
-    expect(normalisePhone({ mobile: '2015550123' }, { defaultCountryCode: '+1', allowedCountries: [] })).toEqual(us);
+    expect(normalisePhone({ mobile: '2015550123' }, { defaultCountryCode: '+1', allowedCountries: ['*'] })).toEqual(us);
   });
 
   test.each(['+919876543211', '00919876543211', '+91 98765-43211', '(987) 654-3211', ' 98765 43211 '])(
@@ -48,11 +48,25 @@ describe('normalisePhone', () => {
     expect(() => normalisePhone({ mobile }, policy)).toThrow(apiError('invalid_mobile', 'mobile'));
   });
 
-  test('allowedCountries rejects a number from another country and accepts an allowed one', () => {
+  test('allowedCountries refuses a number from another country with 403 country_not_allowed, and accepts an allowed one', () => {
     const usOnly = { defaultCountryCode: '+91', allowedCountries: ['US'] };
-    expect(() => normalisePhone({ mobile: '9876543211' }, usOnly)).toThrow(apiError('invalid_mobile', 'mobile'));
-    expect(() => normalisePhone({ mobile: '+919876543211' }, usOnly)).toThrow(apiError('invalid_mobile', 'mobile'));
+    expect(() => normalisePhone({ mobile: '9876543211' }, usOnly)).toThrow(apiError('country_not_allowed', 'mobile', 403));
+    expect(() => normalisePhone({ mobile: '+919876543211' }, usOnly)).toThrow(apiError('country_not_allowed', 'mobile', 403));
     expect(normalisePhone({ mobile: '2015550123', countryCode: '+1' }, usOnly)).toEqual(us);
+  });
+
+  test.each([
+    ['+19005551234', 'premium rate'],
+    ['+18005551234', 'toll free'],
+  ])('refuses %p (%s): no code can be sent there, and SMS pumping pays out there', (mobile) => {
+    expect(() => normalisePhone({ mobile }, policy)).toThrow(apiError('invalid_mobile', 'mobile'));
+  });
+
+  test('a listed test number is accepted as it is, even a fictional one no real check would pass', () => {
+    const fictional = '+15559876543';
+    expect(() => normalisePhone({ mobile: '+1(555)987-6543' }, policy)).toThrow(apiError('invalid_mobile', 'mobile'));
+    const withTest = { ...policy, allowedCountries: ['IN'], testIdentifiers: { [fictional]: '133575' } };
+    expect(normalisePhone({ mobile: '+1(555)987-6543' }, withTest)).toMatchObject({ e164: fictional });
   });
 });
 

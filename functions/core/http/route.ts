@@ -44,7 +44,9 @@ export const errorResponder = (format: ErrorFormatter = coreErrorFormat): Middle
     const { error } = request;
     if (error instanceof ApiError) {
       if (error.status >= 500) log.warn('request failed', { code: error.code, status: error.status });
-      request.response = format(error, request.event);
+      const response = format(error, request.event);
+      // Whatever the style's envelope, the error's own headers (Retry-After) go out with it.
+      request.response = { ...response, headers: { ...response.headers, ...error.headers } };
       return;
     }
     log.error('unexpected error', {
@@ -57,10 +59,11 @@ export const errorResponder = (format: ErrorFormatter = coreErrorFormat): Middle
 });
 
 /** Parses the JSON body; a missing, malformed or non-object body is the client's 400, not our 500. */
-export const jsonBody = (): MiddlewareObj<HttpEvent, HttpResult> => ({
+export const jsonBody = (options: { optional?: boolean } = {}): MiddlewareObj<HttpEvent, HttpResult> => ({
   before: async function jsonBodyBefore(request) {
     const { event } = request;
     const text = event.isBase64Encoded && event.body ? Buffer.from(event.body, 'base64').toString('utf8') : event.body;
+    if ((text === undefined || text.trim() === '') && options.optional) return;
     if (text === undefined || text.trim() === '') throw errors.invalidRequest('The request body must be a JSON object.');
     let parsed: unknown;
     try {
@@ -127,7 +130,7 @@ export const createTenantResolver = (repo: Repository, defaultCountryCode: strin
     if (!isTenantName({ projectId, environment })) throw errors.invalidAppKey();
     const [key, project] = await Promise.all([findAppKey(hashAppKey(appKey)), repo.findProject(projectId)]);
     if (!key || !project || key.projectId !== projectId || key.environment !== environment || !keyIsLive(key, now())) throw errors.invalidAppKey();
-    return { projectId, environment, settings: resolveSettings(project.settings, defaultCountryCode) };
+    return { projectId, environment, settings: resolveSettings(project.settings, defaultCountryCode, environment) };
   };
 };
 
@@ -142,7 +145,7 @@ export const createKeyTenantResolver = (repo: Repository, defaultCountryCode: st
     const key = await findAppKey(hashAppKey(keyOf(event)));
     const project = key && keyIsLive(key, now()) ? await repo.findProject(key.projectId) : undefined;
     if (!key || !project) throw errors.invalidAppKey();
-    return { projectId: key.projectId, environment: key.environment, settings: resolveSettings(project.settings, defaultCountryCode) };
+    return { projectId: key.projectId, environment: key.environment, settings: resolveSettings(project.settings, defaultCountryCode, key.environment) };
   };
 };
 
@@ -165,6 +168,8 @@ const timeoutEarlyResponse = () => {
 export interface RouteOptions {
   /** The style's error envelope; the core shape by default. */
   readonly formatError?: ErrorFormatter;
+  /** An empty body reads as `{}` (e.g. logout, whose only field is optional). */
+  readonly bodyOptional?: boolean;
 }
 
 type LambdaHandler = (event: HttpEvent, context: Context) => Promise<HttpResult>;
@@ -184,7 +189,7 @@ export const tenantRoute = (
       .use(httpHeaderNormalizer())
       .use(errorResponder(options.formatError))
       .use(tenantAuth(resolveTenant))
-      .use(jsonBody())
+      .use(jsonBody({ optional: options.bodyOptional ?? false }))
       .handler((event, context) => handle(parsedBody(event), (context as TenantContext).tenant, event)),
   );
 

@@ -1,15 +1,20 @@
-import { randomUUID } from 'node:crypto';
+import { createHmac, randomUUID } from 'node:crypto';
+import { parsePhoneNumberFromString } from 'libphonenumber-js/max';
 import { ConfigError, errors } from '#core/errors';
-import type { DeliveryChannel, Identity } from '#core/otp/identity';
 import { describeError, log, mask } from '#core/log';
+import { emitMetric } from '#core/metrics';
 import { codeMatches, generateCode, hashCode, secureRandomInt, type RandomInt } from '#core/otp/codes';
-import { IdentityTakenError, type OtpRecord, type Repository, type TenantRef, type UserRecord } from '#core/store/repository';
+import type { DeliveryChannel, Identity } from '#core/otp/identity';
+import type { CounterStore, SpendCaps } from '#core/store/counters';
+import { IdentityTakenError, type CodeRecord, type FailureLimits, type IdentifierState, type IdentityStore, type UserRecord } from '#core/store/identities';
+import type { TenantRef } from '#core/store/repository';
 import type { ProjectSettings } from '#core/tenancy/settings';
 
 /**
- * The OTP engine: issue a code to an identity, verify it. It knows nothing of any one API's
- * request or response shapes: every API style (mobile/email, verification id, WhatsApp) is an
- * adapter that calls these few operations.
+ * The OTP engine: issue a code to an identity, verify it, and enforce every abuse limit on the
+ * way. It knows nothing of any one API's request or response shapes: every API style
+ * (mobile/email, verification id, WhatsApp) is an adapter that calls these few operations, so
+ * every style gets the same limits.
  */
 
 export interface Tenant extends TenantRef {
@@ -31,12 +36,25 @@ export interface Sender {
   readonly send: (message: OutgoingCode) => Promise<void>;
 }
 
+/** Who is asking for a code, as far as the style knows. */
+export interface SendContext {
+  /** The API style, for per-style settings (e.g. sendsPerIpPerHourByStyle). */
+  readonly style?: string;
+  /**
+   * The end user's IP, where the style knows it: the caller's own address for styles called from
+   * the user's device, or one a server-side caller passes explicitly. Absent: no per-IP limit.
+   */
+  readonly clientIp?: string | undefined;
+}
+
 export interface EngineDeps {
-  readonly repo: Repository;
+  readonly identities: IdentityStore;
+  readonly counters: CounterStore;
   readonly pepper: () => Promise<Uint8Array>;
   readonly now?: () => number;
   readonly randomInt?: RandomInt;
   readonly newId?: () => string;
+  readonly sleep?: (ms: number) => Promise<void>;
 }
 
 /** What verify does when the code was sent to an address that has no user. */
@@ -60,6 +78,11 @@ export interface Issued {
   readonly challengeId: string;
 }
 
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+/** Rounds of read-decide-write before a request gives up under contention (each lost round means another request's write landed). */
+const MAX_ROUNDS = 25;
+
 /** What an operator may see of a request: the tenant, the channel and a masked address. */
 const where = (tenant: TenantRef, identity: Identity, channel?: DeliveryChannel) => ({
   projectId: tenant.projectId,
@@ -73,29 +96,84 @@ const binding = (tenant: TenantRef, identity: Identity, challengeId: string) =>
 
 const userFields = (identity: Identity) => (identity.kind === 'phone' ? { mobile: identity.address } : { email: identity.address });
 
+/** Seconds until a sliding window of `size` holds fewer than `limit` of `times` (ascending), or 0 when it already does. */
+const windowWait = (times: readonly number[], limit: number, size: number, at: number): number => {
+  const inWindow = times.filter((t) => t > at - size);
+  if (inWindow.length < limit) return 0;
+  return (inWindow[inWindow.length - limit]! + size - at) / 1000;
+};
+
+const capsFor = (channel: DeliveryChannel, s: ProjectSettings): SpendCaps | undefined => {
+  if (channel === 'sms') return { perHour: s.smsPerHour, perDay: s.smsPerDay, perCountryPerHour: s.sendsPerCountryPerHour };
+  if (channel === 'whatsapp') return { perHour: s.whatsappPerHour, perDay: s.whatsappPerDay, perCountryPerHour: s.sendsPerCountryPerHour };
+  return undefined; // email costs next to nothing; SES's own sending quota applies
+};
+
 export const createEngine = (deps: EngineDeps) => {
   const now = deps.now ?? Date.now;
   const randomInt = deps.randomInt ?? secureRandomInt;
   const newId = deps.newId ?? randomUUID;
+  const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
+  /** How long storing and sending a code takes here, per channel (moving average): what a concealed decoy waits. */
+  const sendTime = new Map<DeliveryChannel, number>();
 
-  const newChallenge = async (tenant: Tenant, identity: Identity, channel: DeliveryChannel, userId: string | undefined) => {
-    const code = generateCode(tenant.settings.codeLength, randomInt);
+  const newCode = async (tenant: Tenant, identity: Identity, channel: DeliveryChannel, userId: string | undefined, at: number) => {
+    // A live test identifier's code is the project's fixed one; everything else about it is the same.
+    const code = tenant.settings.testIdentifiers[identity.address] ?? generateCode(tenant.settings.codeLength, randomInt);
     const challengeId = newId();
-    const issuedAt = now();
-    const otp: OtpRecord = {
+    const record: CodeRecord = {
       challengeId,
       ...(userId === undefined ? {} : { userId }),
       channel,
       codeHash: hashCode(await deps.pepper(), binding(tenant, identity, challengeId), code),
-      expiresAt: issuedAt + tenant.settings.otpTtlSeconds * 1000,
+      expiresAt: at + tenant.settings.otpTtlSeconds * 1000,
       attempts: 0,
       maxAttempts: tenant.settings.maxAttempts,
-      createdAt: issuedAt,
+      createdAt: at,
     };
-    return { code, otp };
+    return { code, record };
+  };
+
+  const isTestIdentity = (tenant: Tenant, identity: Identity) => tenant.settings.testIdentifiers[identity.address] !== undefined;
+
+  /** The identifier's own limits, decided on its state: cooldown, then sends per hour and per day. */
+  const checkIdentifierLimits = (tenant: Tenant, state: IdentifierState, at: number) => {
+    const s = tenant.settings;
+    const cooldownMs = s.resendCooldownSeconds * 1000;
+    if (state.lastSentAt !== undefined && at - state.lastSentAt < cooldownMs) throw errors.resendTooSoon((state.lastSentAt + cooldownMs - at) / 1000);
+    const wait = Math.max(windowWait(state.sends, s.sendsPerIdentifierPerHour, HOUR, at), windowWait(state.sends, s.sendsPerIdentifierPerDay, DAY, at));
+    if (wait > 0) throw errors.tooManyRequests(wait);
+  };
+
+  const checkIpLimit = async (tenant: Tenant, context: SendContext, at: number) => {
+    if (context.clientIp === undefined || context.clientIp === '') return;
+    const s = tenant.settings;
+    const limit = (context.style === undefined ? undefined : s.sendsPerIpPerHourByStyle[context.style]) ?? s.sendsPerIpPerHour;
+    if (limit <= 0) return;
+    const taken = await deps.counters.takeIpSend(tenant.projectId, context.clientIp, limit, at);
+    if (!taken.ok) {
+      log.warn('ip send limit reached', { projectId: tenant.projectId, environment: tenant.environment, limit });
+      throw errors.tooManyRequests(taken.retryAfterMs / 1000, 'codes requested from this network');
+    }
+  };
+
+  const checkSpend = async (tenant: Tenant, identity: Identity, channel: DeliveryChannel, at: number) => {
+    const caps = capsFor(channel, tenant.settings);
+    if (caps === undefined) return;
+    const country = parsePhoneNumberFromString(identity.address)?.country ?? 'ZZ';
+    const taken = await deps.counters.takeSpend(tenant.projectId, channel, country, caps, at);
+    if (!taken.ok) {
+      log.warn('spend cap reached', { projectId: tenant.projectId, environment: tenant.environment, channel, cap: taken.cap, country });
+      emitMetric('SpendCapReached', { projectId: tenant.projectId }, { channel, cap: taken.cap });
+      throw errors.budgetExceeded(taken.retryAfterMs / 1000);
+    }
   };
 
   const deliver = async (sender: Sender, tenant: Tenant, identity: Identity, code: string) => {
+    if (isTestIdentity(tenant, identity)) {
+      log.info('code for a test identifier not sent', where(tenant, identity, sender.channel));
+      return;
+    }
     try {
       await sender.send({ tenant: { projectId: tenant.projectId, environment: tenant.environment }, identity, code, settings: tenant.settings });
     } catch (error) {
@@ -107,108 +185,192 @@ export const createEngine = (deps: EngineDeps) => {
     log.info('code sent', where(tenant, identity, sender.channel));
   };
 
+  const recordSendTime = (channel: DeliveryChannel, ms: number) => sendTime.set(channel, (sendTime.get(channel) ?? ms) * 0.8 + ms * 0.2);
+
+  /**
+   * Decides and stores a new code for the address, in rounds: read the identifier's state, check
+   * the limits on it, write conditional on it. A round lost to a concurrent send re-reads, and then
+   * usually meets the cooldown. Counters (IP, spend) are taken once, in the first round that passes.
+   */
+  const storeNewCode = async (
+    tenant: Tenant,
+    identity: Identity,
+    sender: Sender,
+    context: SendContext,
+    userId: string | undefined,
+    write: (record: CodeRecord, history: { sends: readonly number[]; previousSeq: number; now: number }) => Promise<{ replaced: CodeRecord | undefined } | 'raced'>,
+  ) => {
+    const test = isTestIdentity(tenant, identity);
+    let countersTaken = false;
+    for (let round = 0; round < MAX_ROUNDS; round += 1) {
+      const state = await deps.identities.readState(tenant, identity);
+      const at = now();
+      if (!test) {
+        checkIdentifierLimits(tenant, state, at);
+        if (!countersTaken) {
+          await checkIpLimit(tenant, context, at);
+          await checkSpend(tenant, identity, sender.channel, at);
+          countersTaken = true;
+        }
+      }
+      const { code, record } = await newCode(tenant, identity, sender.channel, userId, at);
+      // Test identifiers leave the history alone: they are outside every limit.
+      const sends = test ? state.sends : [...state.sends.filter((t) => t > at - DAY), at];
+      const written = await write(record, { sends, previousSeq: state.sendSeq, now: at });
+      if (written !== 'raced') return { code, record, replaced: written.replaced };
+    }
+    throw errors.timeout();
+  };
+
   /** Stores a new code for the address (replacing any pending one) and sends it; a failed send gives the old code back. */
-  const replaceAndSend = async (tenant: Tenant, identity: Identity, sender: Sender, userId: string | undefined): Promise<Issued> => {
-    const { code, otp } = await newChallenge(tenant, identity, sender.channel, userId);
-    const previous = await deps.repo.putOtp(tenant, identity, otp);
+  const replaceAndSend = async (tenant: Tenant, identity: Identity, sender: Sender, context: SendContext, userId: string | undefined): Promise<Issued> => {
+    const started = now();
+    const { code, record, replaced } = await storeNewCode(tenant, identity, sender, context, userId, (r, h) =>
+      deps.identities.storeCode(tenant, identity, r, h),
+    );
     try {
       await deliver(sender, tenant, identity, code);
     } catch (error) {
       // The user never got the new code: give back the one they may still hold.
-      await deps.repo.restoreOtp(tenant, identity, otp.challengeId, previous).catch((undoError: unknown) =>
+      await deps.identities.withdrawCode(tenant, identity, record.challengeId, replaced).catch((undoError: unknown) =>
         log.error('could not restore the previous code after failed delivery', { ...where(tenant, identity), ...describeError(undoError) }),
       );
       throw error;
     }
-    return { userId, challengeId: otp.challengeId };
+    recordSendTime(sender.channel, now() - started);
+    return { userId, challengeId: record.challengeId };
   };
 
-  /** Consumes a code that matched, as its style's user policy says; returns the user it verified. */
-  const consume = async (tenant: Tenant, identity: Identity, otp: OtpRecord, policy: UnknownUserPolicy): Promise<string | undefined> => {
-    if (policy === 'ignore') {
-      if ((await deps.repo.consumeOtpOnly(tenant, identity, otp.challengeId)) === 'gone') throw errors.noPendingOtp();
-      return otp.userId;
-    }
-    let userId = otp.userId ?? (await deps.repo.findUserId(tenant, identity));
-    if (userId === undefined) {
-      if (policy === 'reject') throw errors.userNotFound();
-      const user: UserRecord = { userId: newId(), ...userFields(identity), createdAt: new Date(now()).toISOString() };
-      const created = await deps.repo.consumeOtpCreatingUser(tenant, identity, otp.challengeId, user);
-      if (created === 'consumed') return user.userId;
-      if (created === 'gone') throw errors.noPendingOtp();
-      // Registered meanwhile (another style's signup): the code verifies that user.
-      userId = await deps.repo.findUserId(tenant, identity);
-      if (userId === undefined) throw errors.noPendingOtp();
-    }
-    const consumed = await deps.repo.consumeOtp(tenant, identity, otp.challengeId, userId);
-    if (consumed === 'gone') throw errors.noPendingOtp();
-    if (consumed === 'no-user') throw errors.userNotFound();
-    return userId;
+  /**
+   * What a concealing project answers for an address with no user: the same checks and counters
+   * a real send meets (so limits still bite), nothing stored or sent, the usual time taken, and
+   * a stable user id that reveals nothing (an HMAC of the address under the pepper).
+   */
+  const decoy = async (tenant: Tenant, identity: Identity, sender: Sender, context: SendContext): Promise<Issued & { userId: string }> => {
+    const state = await deps.identities.readState(tenant, identity);
+    const at = now();
+    checkIdentifierLimits(tenant, state, at);
+    await checkIpLimit(tenant, context, at);
+    const mac = createHmac('sha256', await deps.pepper()).update(`decoy-user\0${binding(tenant, identity, '')}`).digest('hex');
+    const userId = `${mac.slice(0, 8)}-${mac.slice(8, 12)}-4${mac.slice(13, 16)}-a${mac.slice(17, 20)}-${mac.slice(20, 32)}`;
+    await sleep(sendTime.get(sender.channel) ?? 150);
+    return { userId, challengeId: newId() };
   };
 
   return {
     /** Creates the user and sends the first code. Delivery failure undoes the signup, so it can be retried. */
-    async signup(tenant: Tenant, identity: Identity, sender: Sender): Promise<Issued & { userId: string }> {
+    async signup(tenant: Tenant, identity: Identity, sender: Sender, context: SendContext = {}): Promise<Issued & { userId: string }> {
       const userId = newId();
-      const { code, otp } = await newChallenge(tenant, identity, sender.channel, userId);
-      const user = { userId, ...userFields(identity), createdAt: new Date(otp.createdAt).toISOString() };
+      let issued;
       try {
-        await deps.repo.createUserWithOtp(tenant, identity, user, otp);
+        issued = await storeNewCode(tenant, identity, sender, context, userId, async (record, history) => {
+          const user = { userId, ...userFields(identity), createdAt: new Date(record.createdAt).toISOString() };
+          const result = await deps.identities.createUserWithCode(tenant, identity, user, record, history);
+          return result === 'raced' ? 'raced' : { replaced: undefined };
+        });
       } catch (error) {
-        if (error instanceof IdentityTakenError) throw errors.userExists();
-        throw error;
+        if (!(error instanceof IdentityTakenError)) throw error;
+        if (!tenant.settings.concealUserExistence) throw errors.userExists();
+        // Concealing: the owner gets a login code, the caller the answer a new signup gets.
+        const existing = await deps.identities.findUserId(tenant, identity);
+        if (existing === undefined) throw errors.userExists();
+        return { ...(await replaceAndSend(tenant, identity, sender, context, existing)), userId: existing };
       }
       try {
-        await deliver(sender, tenant, identity, code);
+        await deliver(sender, tenant, identity, issued.code);
       } catch (error) {
-        await deps.repo.deleteUserWithOtp(tenant, identity, userId, otp.challengeId).catch((undoError: unknown) =>
+        await deps.identities.undoSignup(tenant, identity, userId, issued.record.challengeId).catch((undoError: unknown) =>
           log.error('could not undo signup after failed delivery', { ...where(tenant, identity), ...describeError(undoError) }),
         );
         throw error;
       }
-      return { userId, challengeId: otp.challengeId };
+      return { userId, challengeId: issued.record.challengeId };
     },
 
     /** Sends a new code to a registered user; it replaces any code still pending. */
-    async login(tenant: Tenant, identity: Identity, sender: Sender): Promise<Issued & { userId: string }> {
-      const userId = await deps.repo.findUserId(tenant, identity);
-      if (userId === undefined) throw errors.userNotFound();
-      return { ...(await replaceAndSend(tenant, identity, sender, userId)), userId };
+    async login(tenant: Tenant, identity: Identity, sender: Sender, context: SendContext = {}): Promise<Issued & { userId: string }> {
+      const userId = await deps.identities.findUserId(tenant, identity);
+      if (userId === undefined) {
+        if (tenant.settings.concealUserExistence) return decoy(tenant, identity, sender, context);
+        throw errors.userNotFound();
+      }
+      return { ...(await replaceAndSend(tenant, identity, sender, context, userId)), userId };
     },
 
     /**
      * Sends a code to any valid address, registered or not (styles without a signup step). The
      * user, if any, is looked up now; an unknown one is created by verify under the 'create' policy.
      */
-    async start(tenant: Tenant, identity: Identity, sender: Sender): Promise<Issued> {
-      return replaceAndSend(tenant, identity, sender, await deps.repo.findUserId(tenant, identity));
+    async start(tenant: Tenant, identity: Identity, sender: Sender, context: SendContext = {}): Promise<Issued> {
+      return replaceAndSend(tenant, identity, sender, context, await deps.identities.findUserId(tenant, identity));
     },
 
     /**
-     * Verifies a submitted code. The attempt is counted before the comparison and the code is
-     * consumed with a conditional write, so of any number of concurrent verifies with the right
-     * code exactly one succeeds, and no burst of guesses gets more than maxAttempts tries.
+     * Verifies a submitted code: read the identifier's state, decide, write conditional on what was
+     * decided. A wrong code is counted (the code's attempts, the failure window, the consecutive
+     * failures) in one atomic write before the answer goes out; a right one is consumed in one
+     * conditional write. Of any number of concurrent verifies with the right code exactly one
+     * succeeds and the others read the code as used; no burst of guesses gets more tries than the
+     * limits allow, because each try is counted by a write whose condition stops at the limits. A
+     * write that finds the state changed is judged again on the new state (another round).
      */
     async verify(tenant: Tenant, identity: Identity, submitted: string, options: VerifyOptions = {}): Promise<{ userId: string | undefined; challengeId: string }> {
-      // Before the attempt is counted: a pepper that cannot be loaded must not cost the user a try.
+      // Before anything is decided: a pepper that cannot be loaded must not cost the user a try.
       const pepper = await deps.pepper();
-      const at = now();
-      const outcome = await deps.repo.countAttempt(tenant, identity, at, options.challengeId);
-      if (outcome.kind === 'none') throw errors.noPendingOtp();
-      if (outcome.kind === 'expired') throw errors.otpExpired();
-      if (outcome.kind === 'exhausted') throw errors.tooManyAttempts();
+      const s = tenant.settings;
+      const policy = options.unknownUser ?? 'reject';
+      const limits: FailureLimits = { windowMs: HOUR, perWindow: s.failedVerificationsPerIdentifierPerHour, maxConsecutive: s.maxConsecutiveFailures };
+      let knownUserId: string | undefined;
+      for (let round = 0; round < MAX_ROUNDS; round += 1) {
+        const state = await deps.identities.readState(tenant, identity);
+        const at = now();
+        const windowOpen = state.failWindowStart !== undefined && state.failWindowStart > at - HOUR;
+        if (windowOpen && state.failCount >= limits.perWindow) throw errors.tooManyFailures((state.failWindowStart! + HOUR - at) / 1000);
+        if (state.consecutiveFails >= limits.maxConsecutive) throw errors.tooManyFailures(undefined);
 
-      const { otp } = outcome;
-      if (!codeMatches(pepper, binding(tenant, identity, otp.challengeId), submitted, otp.codeHash)) {
-        log.info('wrong code', { ...where(tenant, identity, otp.channel), attempts: otp.attempts });
-        throw errors.invalidOtp(Math.max(otp.maxAttempts - otp.attempts, 0));
+        const code = state.code;
+        if (code === undefined || (options.challengeId !== undefined && code.challengeId !== options.challengeId)) throw errors.noPendingOtp();
+        if (code.expiresAt <= at) throw errors.otpExpired();
+        if (code.attempts >= code.maxAttempts) throw errors.tooManyAttempts();
+
+        if (!codeMatches(pepper, binding(tenant, identity, code.challengeId), submitted, code.codeHash)) {
+          const counted = await deps.identities.recordFailure(tenant, identity, { ...state, code }, limits, at);
+          if (counted === 'raced') continue; // the next round judges this guess on the state that won
+          log.info('wrong code', { ...where(tenant, identity, code.channel), attempts: counted.attempts });
+          throw errors.invalidOtp(Math.max(code.maxAttempts - counted.attempts, 0));
+        }
+
+        let outcome;
+        let createdUserId: string | undefined;
+        if (policy === 'ignore') {
+          outcome = await deps.identities.consume(tenant, identity, code, limits, at, { kind: 'none' });
+        } else {
+          const userId = code.userId ?? knownUserId ?? (await deps.identities.findUserId(tenant, identity));
+          if (userId !== undefined) {
+            outcome = await deps.identities.consume(tenant, identity, code, limits, at, { kind: 'user', userId });
+            knownUserId = userId;
+          } else if (policy === 'reject') {
+            throw errors.userNotFound();
+          } else {
+            const user: UserRecord = { userId: newId(), ...userFields(identity), createdAt: new Date(at).toISOString() };
+            outcome = await deps.identities.consume(tenant, identity, code, limits, at, { kind: 'create', user });
+            createdUserId = user.userId;
+          }
+        }
+        if (outcome === 'raced') continue; // the next round sees who won: a used code reads as no pending code
+        if (outcome === 'no-user') throw errors.userNotFound();
+        if (outcome === 'identity-exists') {
+          // Registered meanwhile (another style's signup): the next round verifies as that user.
+          knownUserId = await deps.identities.findUserId(tenant, identity);
+          continue;
+        }
+        log.info('code verified', where(tenant, identity, code.channel));
+        return { userId: createdUserId ?? knownUserId ?? code.userId, challengeId: code.challengeId };
       }
-      // Another request with the right code may have got here first: only one consume wins.
-      const userId = await consume(tenant, identity, otp, options.unknownUser ?? 'reject');
-      log.info('code verified', where(tenant, identity, otp.channel));
-      return { userId, challengeId: otp.challengeId };
+      throw errors.timeout();
     },
   };
 };
 
 export type Engine = ReturnType<typeof createEngine>;
+

@@ -1,4 +1,4 @@
-import { parsePhoneNumberFromString, type CountryCode } from 'libphonenumber-js';
+import { parsePhoneNumberFromString, type NumberType } from 'libphonenumber-js/max';
 import * as v from 'valibot';
 import { errors } from '#core/errors';
 
@@ -31,13 +31,26 @@ export interface Phone {
 const CALLING_CODE = /^\+?([1-9][0-9]{0,2})$/;
 
 /**
+ * Number types that cannot receive a code by SMS or WhatsApp, or that SMS pumping uses to make
+ * money (premium rate, shared cost): refused before anything is sent. Numbers whose type the
+ * metadata cannot tell apart (FIXED_LINE_OR_MOBILE, as in North America) are let through.
+ */
+const UNSENDABLE_TYPES: ReadonlySet<NumberType> = new Set<NumberType>(['PREMIUM_RATE', 'TOLL_FREE', 'SHARED_COST', 'FIXED_LINE', 'PAGER', 'UAN', 'VOICEMAIL']);
+
+export interface PhonePolicy {
+  readonly defaultCountryCode: string;
+  /** Regions numbers may belong to; ["*"] for every region. */
+  readonly allowedCountries: readonly string[];
+  /** The project's live test numbers (E.164): accepted as they are, even where no real number could be. */
+  readonly testIdentifiers?: Readonly<Record<string, string>>;
+}
+
+/**
  * Validates and normalises a mobile number to E.164. `mobile` may be national ("9876543211",
  * with country_code or the project's default) or international ("+919876543211" / "00919876543211").
+ * Uses libphonenumber's full metadata, so the number's type (mobile, premium rate...) is known.
  */
-export const normalisePhone = (
-  input: { mobile: string; countryCode?: string | undefined },
-  policy: { defaultCountryCode: string; allowedCountries: readonly string[] },
-): Phone => {
+export const normalisePhone = (input: { mobile: string; countryCode?: string | undefined }, policy: PhonePolicy): Phone => {
   const raw = input.mobile.trim().replace(/[\s().\-/]/g, '');
   if (raw === '') throw errors.invalidMobile('mobile is required.');
   const international = raw.startsWith('+') || raw.startsWith('00');
@@ -56,19 +69,24 @@ export const normalisePhone = (
     ? parsePhoneNumberFromString(text)
     : parsePhoneNumberFromString(text, { defaultCallingCode: callingCode ?? fallback });
 
+  const result = (p: NonNullable<typeof phone>): Phone => ({
+    e164: p.number,
+    nationalNumber: p.nationalNumber,
+    countryCallingCode: `+${p.countryCallingCode}`,
+    country: p.country,
+  });
+  // A listed test number (e.g. a fictional +1 555 one) is the project's own choice: no further checks.
+  if (phone && policy.testIdentifiers?.[phone.number] !== undefined) return result(phone);
   if (!phone || !phone.isValid()) throw errors.invalidMobile('mobile is not a valid phone number for its country.');
   if (international && callingCode !== undefined && phone.countryCallingCode !== callingCode) {
     throw errors.invalidMobile('country_code does not match the country of mobile.', 'country_code');
   }
-  if (policy.allowedCountries.length > 0 && !policy.allowedCountries.includes(phone.country as CountryCode)) {
-    throw errors.invalidMobile('Numbers from this country are not enabled for this project.');
+  if (!policy.allowedCountries.includes('*') && !policy.allowedCountries.includes(phone.country ?? '')) throw errors.countryNotAllowed();
+  const type = phone.getType();
+  if (type !== undefined && UNSENDABLE_TYPES.has(type)) {
+    throw errors.invalidMobile('mobile is not a number that can receive a code (premium-rate, toll-free or landline numbers are refused).');
   }
-  return {
-    e164: phone.number,
-    nationalNumber: phone.nationalNumber,
-    countryCallingCode: `+${phone.countryCallingCode}`,
-    country: phone.country,
-  };
+  return result(phone);
 };
 
 const emailSchema = v.pipe(v.string(), v.trim(), v.toLowerCase(), v.maxLength(254), v.email());

@@ -1,27 +1,15 @@
-import { ConditionalCheckFailedException, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
-import {
-  DeleteCommand,
-  GetCommand,
-  PutCommand,
-  QueryCommand,
-  TransactWriteCommand,
-  UpdateCommand,
-  type DynamoDBDocumentClient,
-} from '@aws-sdk/lib-dynamodb';
-import type { DeliveryChannel, Identity } from '#core/otp/identity';
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { GetCommand, QueryCommand, TransactWriteCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { cancelledBy } from '#core/store/dynamo';
 
 /**
- * Every read and write otpgate makes to its one table. Keys (pk / sk):
+ * Projects, environments and keys in the one table (users and codes: store/identities.ts;
+ * counters: store/counters.ts). Keys (pk / sk):
  *   APPKEY#<sha256>                 / APPKEY      the project and environment a key belongs to
  *   PROJECT#<projectId>             / PROJECT     name and settings
  *   PROJECT#<projectId>             / ENV#<env>   an environment of the project
  *   PROJECT#<projectId>             / KEY#<env>#<keyId>  a key of the project (its hash, never the key), for listing
  *   PROJECTS                        / PROJECT#<projectId>  the list of projects (name, created)
- *   T#<project>#<env>#ID#<ch>#<addr> / IDENTITY   address -> user id (uniqueness)
- *   T#<project>#<env>#USER#<userId> / USER        the user
- *   T#<project>#<env>#OTP#<ch>#<addr> / OTP       the one pending code for an address
- * Every tenant-owned key starts with the tenant, so nothing of one project or environment can be
- * addressed from another.
  */
 
 export interface TenantRef {
@@ -59,31 +47,6 @@ export interface EnvironmentListing {
   readonly environment: string;
   readonly createdAt: string;
 }
-
-export interface UserRecord {
-  readonly userId: string;
-  readonly mobile?: string;
-  readonly email?: string;
-  readonly createdAt: string;
-}
-
-export interface OtpRecord {
-  readonly challengeId: string;
-  /** The user the code was sent to; absent when the address had no user yet (styles that create users on verify). */
-  readonly userId?: string | undefined;
-  readonly channel: DeliveryChannel;
-  readonly codeHash: string;
-  readonly expiresAt: number; // epoch ms; the authority on expiry
-  readonly attempts: number;
-  readonly maxAttempts: number;
-  readonly createdAt: number;
-}
-
-export type AttemptOutcome =
-  | { readonly kind: 'counted'; readonly otp: OtpRecord }
-  | { readonly kind: 'none' }
-  | { readonly kind: 'expired' }
-  | { readonly kind: 'exhausted' };
 
 export interface NewProject {
   readonly projectId: string;
@@ -127,19 +90,7 @@ export class SettingsChangedError extends Error {
   }
 }
 
-export class IdentityTakenError extends Error {
-  constructor(options?: { cause?: unknown }) {
-    super('otpgate: identity already registered', options);
-    this.name = 'IdentityTakenError';
-  }
-}
-
-const tenantPrefix = (t: TenantRef) => `T#${t.projectId}#${t.environment}`;
-const identityKey = (t: TenantRef, id: Identity) => ({ pk: `${tenantPrefix(t)}#ID#${id.kind}#${id.address}`, sk: 'IDENTITY' });
-const userKey = (t: TenantRef, userId: string) => ({ pk: `${tenantPrefix(t)}#USER#${userId}`, sk: 'USER' });
-const otpKey = (t: TenantRef, id: Identity) => ({ pk: `${tenantPrefix(t)}#OTP#${id.kind}#${id.address}`, sk: 'OTP' });
-
-/** The DynamoDB TTL only sweeps; keep records a day past expiry so a late verify still reads "expired". */
+/** The DynamoDB TTL only sweeps: a key past its grace period is refused by the resolvers before that. */
 const SWEEP_GRACE_SECONDS = 86_400;
 const ttlFor = (expiresAt: number) => Math.floor(expiresAt / 1000) + SWEEP_GRACE_SECONDS;
 
@@ -174,34 +125,7 @@ const text = (value: unknown): string => (typeof value === 'string' ? value : ''
 
 const projectListKey = (projectId: string) => ({ pk: 'PROJECTS', sk: `PROJECT#${projectId}` });
 
-const cancelledBy = (error: unknown, index: number, code = 'ConditionalCheckFailed'): boolean =>
-  error instanceof TransactionCanceledException && error.CancellationReasons?.[index]?.Code === code;
-
-/** DynamoDB cancels a transaction that overlaps another one on the same item; it is safe to run again. */
-const conflicted = (error: unknown): boolean =>
-  error instanceof TransactionCanceledException && (error.CancellationReasons ?? []).some((r) => r.Code === 'TransactionConflict');
-
-const retryOnConflict = async <T>(run: () => Promise<T>, tries = 3): Promise<T> => {
-  for (let attempt = 1; ; attempt += 1) {
-    try {
-      return await run();
-    } catch (error) {
-      if (!conflicted(error) || attempt >= tries) throw error;
-      await new Promise((resolve) => setTimeout(resolve, 10 + Math.random() * 40 * attempt));
-    }
-  }
-};
-
-export type ConsumeOutcome = 'consumed' | 'gone' | 'no-user';
-export type CreatingConsumeOutcome = 'consumed' | 'gone' | 'identity-exists';
-
 export const createRepository = (doc: DynamoDBDocumentClient, tableName: string) => {
-  const otpItem = (tenant: TenantRef, identity: Identity, otp: OtpRecord) => ({
-    ...otpKey(tenant, identity),
-    ...otp,
-    ttl: ttlFor(otp.expiresAt),
-  });
-
   const queryAll = async (where: { pk: string; prefix: string }): Promise<Row[]> => {
     const items: Row[] = [];
     let start: Record<string, unknown> | undefined;
@@ -429,169 +353,18 @@ export const createRepository = (doc: DynamoDBDocumentClient, tableName: string)
       }
     },
 
-    async findUserId(tenant: TenantRef, identity: Identity): Promise<string | undefined> {
-      const { Item } = await doc.send(new GetCommand({ TableName: tableName, Key: identityKey(tenant, identity) }));
-      return Item?.userId as string | undefined;
-    },
-
-    /** Registers the address, creates the user and stores its first code in one transaction. */
-    async createUserWithOtp(tenant: TenantRef, identity: Identity, user: UserRecord, otp: OtpRecord): Promise<void> {
-      try {
-        // A concurrent signup of the same address conflicts; run again, and the loser sees the winner's user.
-        await retryOnConflict(() => doc.send(
-          new TransactWriteCommand({
-            TransactItems: [
-              {
-                Put: {
-                  TableName: tableName,
-                  Item: { ...identityKey(tenant, identity), userId: user.userId, createdAt: user.createdAt },
-                  ConditionExpression: 'attribute_not_exists(pk)',
-                },
-              },
-              { Put: { TableName: tableName, Item: { ...userKey(tenant, user.userId), ...user }, ConditionExpression: 'attribute_not_exists(pk)' } },
-              { Put: { TableName: tableName, Item: otpItem(tenant, identity, otp) } },
-            ],
-          }),
-        ));
-      } catch (error) {
-        if (cancelledBy(error, 0)) throw new IdentityTakenError({ cause: error });
-        throw error;
-      }
-    },
-
-    /** Undoes createUserWithOtp when the first code could not be delivered, so signing up again works. */
-    async deleteUserWithOtp(tenant: TenantRef, identity: Identity, userId: string, challengeId: string): Promise<void> {
-      await retryOnConflict(() => doc.send(
-        new TransactWriteCommand({
-          TransactItems: [
-            { Delete: { TableName: tableName, Key: identityKey(tenant, identity), ConditionExpression: 'userId = :u', ExpressionAttributeValues: { ':u': userId } } },
-            { Delete: { TableName: tableName, Key: userKey(tenant, userId) } },
-            { Delete: { TableName: tableName, Key: otpKey(tenant, identity), ConditionExpression: 'attribute_not_exists(pk) OR challengeId = :c', ExpressionAttributeValues: { ':c': challengeId } } },
-          ],
+    /** Replaces a project's settings; the caller validates them (settingsSchema). */
+    async setProjectSettings(projectId: string, settings: Record<string, unknown>): Promise<void> {
+      await doc.send(
+        new UpdateCommand({
+          TableName: tableName,
+          Key: { pk: `PROJECT#${projectId}`, sk: 'PROJECT' },
+          // Counts as a change for updateSettings' revision check too.
+          UpdateExpression: 'SET settings = :s ADD settingsRevision :one',
+          ConditionExpression: 'attribute_exists(pk)',
+          ExpressionAttributeValues: { ':s': settings, ':one': 1 },
         }),
-      ));
-    },
-
-    /** Stores a new code for the address, replacing any code still pending; returns the one it replaced. */
-    async putOtp(tenant: TenantRef, identity: Identity, otp: OtpRecord): Promise<OtpRecord | undefined> {
-      const { Attributes } = await doc.send(new PutCommand({ TableName: tableName, Item: otpItem(tenant, identity, otp), ReturnValues: 'ALL_OLD' }));
-      return Attributes as OtpRecord | undefined;
-    },
-
-    /**
-     * Undoes putOtp when the new code could not be delivered: the code the user may still hold comes
-     * back (or the record goes, if there was none), unless a newer code has replaced ours meanwhile.
-     */
-    async restoreOtp(tenant: TenantRef, identity: Identity, ours: string, previous: OtpRecord | undefined): Promise<void> {
-      const condition = { ConditionExpression: 'challengeId = :c', ExpressionAttributeValues: { ':c': ours } };
-      try {
-        if (previous) await doc.send(new PutCommand({ TableName: tableName, Item: otpItem(tenant, identity, previous), ...condition }));
-        else await doc.send(new DeleteCommand({ TableName: tableName, Key: otpKey(tenant, identity), ...condition }));
-      } catch (error) {
-        if (!(error instanceof ConditionalCheckFailedException)) throw error;
-      }
-    },
-
-    /**
-     * Uses up a code that verified: deleted only if it is still the same challenge, and only while
-     * the address still belongs to the user the code was issued for (a signup being undone, or a
-     * user removed, gets no token). Of concurrent verifies of one code exactly one is 'consumed'.
-     */
-    async consumeOtp(tenant: TenantRef, identity: Identity, challengeId: string, userId: string): Promise<ConsumeOutcome> {
-      try {
-        await doc.send(
-          new TransactWriteCommand({
-            TransactItems: [
-              { Delete: { TableName: tableName, Key: otpKey(tenant, identity), ConditionExpression: 'challengeId = :c', ExpressionAttributeValues: { ':c': challengeId } } },
-              { ConditionCheck: { TableName: tableName, Key: identityKey(tenant, identity), ConditionExpression: 'userId = :u', ExpressionAttributeValues: { ':u': userId } } },
-            ],
-          }),
-        );
-        return 'consumed';
-      } catch (error) {
-        // A conflict is another verify of this code in flight: at most one of them can win, and it is not us.
-        if (cancelledBy(error, 0) || cancelledBy(error, 0, 'TransactionConflict')) return 'gone';
-        if (cancelledBy(error, 1)) return 'no-user';
-        throw error;
-      }
-    },
-
-    /**
-     * Uses up a code sent to an address that had no user yet, and registers the user in the same
-     * transaction. 'identity-exists' means someone registered the address meanwhile (another style's
-     * signup): the caller consumes again as that user.
-     */
-    async consumeOtpCreatingUser(tenant: TenantRef, identity: Identity, challengeId: string, user: UserRecord): Promise<CreatingConsumeOutcome> {
-      try {
-        await doc.send(
-          new TransactWriteCommand({
-            TransactItems: [
-              { Delete: { TableName: tableName, Key: otpKey(tenant, identity), ConditionExpression: 'challengeId = :c', ExpressionAttributeValues: { ':c': challengeId } } },
-              {
-                Put: {
-                  TableName: tableName,
-                  Item: { ...identityKey(tenant, identity), userId: user.userId, createdAt: user.createdAt },
-                  ConditionExpression: 'attribute_not_exists(pk)',
-                },
-              },
-              { Put: { TableName: tableName, Item: { ...userKey(tenant, user.userId), ...user }, ConditionExpression: 'attribute_not_exists(pk)' } },
-            ],
-          }),
-        );
-        return 'consumed';
-      } catch (error) {
-        if (cancelledBy(error, 0) || cancelledBy(error, 0, 'TransactionConflict')) return 'gone';
-        if (cancelledBy(error, 1)) return 'identity-exists';
-        throw error;
-      }
-    },
-
-    /** Uses up a code of a style that has no users (the WhatsApp OTP API): only the challenge matters. */
-    async consumeOtpOnly(tenant: TenantRef, identity: Identity, challengeId: string): Promise<'consumed' | 'gone'> {
-      try {
-        await doc.send(
-          new DeleteCommand({
-            TableName: tableName,
-            Key: otpKey(tenant, identity),
-            ConditionExpression: 'challengeId = :c',
-            ExpressionAttributeValues: { ':c': challengeId },
-          }),
-        );
-        return 'consumed';
-      } catch (error) {
-        if (error instanceof ConditionalCheckFailedException) return 'gone';
-        throw error;
-      }
-    },
-
-    /**
-     * Counts one verification attempt before the code is compared, atomically: the attempt is
-     * recorded only while the code is live and has tries left. Counting first means concurrent
-     * guesses cannot get more tries than maxAttempts between them.
-     */
-    async countAttempt(tenant: TenantRef, identity: Identity, now: number, challengeId?: string): Promise<AttemptOutcome> {
-      // A style that names the challenge (a verification id) may only spend tries of that very code.
-      const sameChallenge = challengeId === undefined ? '' : ' AND challengeId = :c';
-      try {
-        const { Attributes } = await doc.send(
-          new UpdateCommand({
-            TableName: tableName,
-            Key: otpKey(tenant, identity),
-            UpdateExpression: 'ADD attempts :one',
-            ConditionExpression: `attribute_exists(pk)${sameChallenge} AND expiresAt > :now AND attempts < maxAttempts`,
-            ExpressionAttributeValues: { ':one': 1, ':now': now, ...(challengeId === undefined ? {} : { ':c': challengeId }) },
-            ReturnValues: 'ALL_NEW',
-            ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-          }),
-        );
-        return { kind: 'counted', otp: Attributes as OtpRecord };
-      } catch (error) {
-        if (!(error instanceof ConditionalCheckFailedException)) throw error;
-        const old = error.Item as Record<string, { N?: string; S?: string }> | undefined;
-        if (!old || (challengeId !== undefined && old.challengeId?.S !== challengeId)) return { kind: 'none' };
-        if (Number(old.expiresAt?.N) <= now) return { kind: 'expired' };
-        return { kind: 'exhausted' };
-      }
+      );
     },
   };
 };

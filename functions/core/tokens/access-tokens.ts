@@ -49,11 +49,19 @@ export interface AccessTokenRequest {
   readonly ttlSeconds: number;
   readonly nowSeconds: number;
   /** Verified identity claims, e.g. { phone_number } or { email }. */
-  readonly claims: Record<string, string>;
+  readonly claims: Readonly<Record<string, string>>;
+  /** The session (refresh token family) the token belongs to: its `sid` claim, what logout revokes. */
+  readonly sessionId?: string;
 }
 
 export const issueAccessToken = async (key: SigningKey, request: AccessTokenRequest): Promise<string> =>
-  new SignJWT({ ...request.claims, env: request.environment, amr: ['otp'], token_use: 'access' })
+  new SignJWT({
+    ...request.claims,
+    env: request.environment,
+    amr: ['otp'],
+    token_use: 'access',
+    ...(request.sessionId === undefined ? {} : { sid: request.sessionId }),
+  })
     .setProtectedHeader({ alg: 'ES256', kid: key.kid, typ: 'JWT' })
     .setIssuer(request.issuer)
     .setAudience(request.projectId)
@@ -73,5 +81,5 @@ export const openidConfiguration = (issuer: string) => ({
   token_endpoint_auth_methods_supported: ['none'],
   response_types_supported: ['token'],
   subject_types_supported: ['public'],
-  claims_supported: ['sub', 'iss', 'aud', 'exp', 'iat', 'jti', 'phone_number', 'email', 'env', 'amr'],
+  claims_supported: ['sub', 'iss', 'aud', 'exp', 'iat', 'jti', 'phone_number', 'email', 'env', 'amr', 'sid'],
 });

@@ -2,6 +2,7 @@ import { errors } from '#core/errors';
 import { json, publicRoute, requestOrigin, tenantPath, type HttpEvent } from '#core/http/route';
 import type { Repository, TenantRef } from '#core/store/repository';
 import { issuerFor, jwksDocument, openidConfiguration, type SigningKey } from '#core/tokens/access-tokens';
+import { JWKS_MAX_AGE_SECONDS } from '#core/tokens/signing-keys';
 
 /**
  * Public discovery documents of a project and environment (no APP-KEY): what a client or an API
@@ -13,8 +14,8 @@ export interface DiscoveryDeps {
   readonly publicBaseUrl: string | undefined;
 }
 
-// Public keys change only with a rotation; let clients and CDNs keep them a few minutes.
-const cacheable = { 'cache-control': 'public, max-age=300' };
+// Public keys change only with a rotation, whose new key signs only once such copies have expired (signing-keys.ts).
+const cacheable = { 'cache-control': `public, max-age=${JWKS_MAX_AGE_SECONDS}` };
 
 const existingTenant = async (repo: Repository, event: HttpEvent): Promise<TenantRef> => {
   const tenant = tenantPath(event);
@@ -22,10 +23,11 @@ const existingTenant = async (repo: Repository, event: HttpEvent): Promise<Tenan
   return tenant;
 };
 
-export const jwksRoute = (deps: DiscoveryDeps & { readonly signingKey: (tenant: TenantRef) => Promise<SigningKey> }) =>
+export const jwksRoute = (deps: DiscoveryDeps & { readonly verificationKeys: (tenant: TenantRef) => Promise<readonly SigningKey[]> }) =>
   publicRoute(async (event) => {
     const tenant = await existingTenant(deps.repo, event);
-    return json(200, jwksDocument([await deps.signingKey(tenant)]), cacheable);
+    // The key signing now first, then the previous one (until the next rotation drops it).
+    return json(200, jwksDocument(await deps.verificationKeys(tenant)), cacheable);
   });
 
 export const openidConfigurationRoute = (deps: DiscoveryDeps) =>

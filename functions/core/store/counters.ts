@@ -1,0 +1,121 @@
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+
+/**
+ * Counters that span identifiers: sends per client IP, and a project's spend caps. Each is one
+ * conditional ADD, so it holds across concurrent Lambda containers; windows are clock-aligned
+ * (UTC hour, UTC day). Keys (pk / sk):
+ *   P#<project>#IP#<ip>                        / H#<hour>  sends from one IP in one hour
+ *   P#<project>#SPEND#<channel>#<day>#<shard>  / SPEND     one shard of a day's spend: d (day),
+ *                                                          h<HH> (hour), c<HH><CC> (country in hour)
+ * Spend counters are sharded so a project is not one hot item: DynamoDB takes about 1,000 writes
+ * per second per partition, and each shard is its own partition. Each shard may take only its
+ * share of every cap (shares add up to the cap exactly), so no sum is ever read; a send tries the
+ * shards in random order until one has room, and the cap is reached when none has.
+ */
+
+export const SPEND_SHARDS = 8;
+
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+
+export interface SpendCaps {
+  readonly perHour: number;
+  readonly perDay: number;
+  readonly perCountryPerHour: number;
+}
+
+export type SpendCap = 'perHour' | 'perDay' | 'perCountryPerHour';
+
+/** Shard i's part of a cap split over n shards: floor(cap / n), plus one for the first cap % n shards. */
+export const shareOf = (cap: number, shard: number, shards: number): number => Math.floor(cap / shards) + (shard < cap % shards ? 1 : 0);
+
+/** As many shards as the smallest cap allows (every shard must be able to take at least one send), at most SPEND_SHARDS. */
+export const shardCount = (caps: SpendCaps): number => Math.max(1, Math.min(SPEND_SHARDS, caps.perHour, caps.perDay, caps.perCountryPerHour));
+
+const isoHour = (now: number) => new Date(now).toISOString().slice(11, 13);
+const isoDay = (now: number) => new Date(now).toISOString().slice(0, 10);
+
+const shuffled = (n: number, random: () => number): number[] => {
+  const order = Array.from({ length: n }, (_, i) => i);
+  for (let i = n - 1; i > 0; i -= 1) {
+    const j = Math.floor(random() * (i + 1));
+    [order[i], order[j]] = [order[j]!, order[i]!];
+  }
+  return order;
+};
+
+export const createCounterStore = (doc: DynamoDBDocumentClient, tableName: string, random: () => number = Math.random) => ({
+  /** Counts one send from `ip` this hour; false (nothing counted) when the limit is reached. */
+  async takeIpSend(projectId: string, ip: string, limit: number, now: number): Promise<{ ok: true } | { ok: false; retryAfterMs: number }> {
+    const hourStart = now - (now % HOUR);
+    try {
+      await doc.send(
+        new UpdateCommand({
+          TableName: tableName,
+          Key: { pk: `P#${projectId}#IP#${ip}`, sk: `H#${hourStart}` },
+          UpdateExpression: 'ADD n :one SET #ttl = :ttl',
+          ConditionExpression: 'attribute_not_exists(n) OR n < :limit',
+          ExpressionAttributeNames: { '#ttl': 'ttl' },
+          ExpressionAttributeValues: { ':one': 1, ':limit': limit, ':ttl': Math.floor((hourStart + 2 * HOUR) / 1000) },
+        }),
+      );
+      return { ok: true };
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return { ok: false, retryAfterMs: hourStart + HOUR - now };
+      throw error;
+    }
+  },
+
+  /**
+   * Counts one message of `channel` to `country` against the project's caps. When every shard is
+   * full for some cap, nothing is counted and the cap that refused is named.
+   */
+  async takeSpend(
+    projectId: string,
+    channel: string,
+    country: string,
+    caps: SpendCaps,
+    now: number,
+  ): Promise<{ ok: true } | { ok: false; cap: SpendCap; retryAfterMs: number }> {
+    const shards = shardCount(caps);
+    const hour = isoHour(now);
+    const names = { '#h': `h${hour}`, '#c': `c${hour}${country}`, '#ttl': 'ttl' };
+    const refusals: Record<SpendCap, number> = { perHour: 0, perDay: 0, perCountryPerHour: 0 };
+    for (const shard of shuffled(shards, random)) {
+      try {
+        await doc.send(
+          new UpdateCommand({
+            TableName: tableName,
+            Key: { pk: `P#${projectId}#SPEND#${channel}#${isoDay(now)}#${shard}`, sk: 'SPEND' },
+            UpdateExpression: 'ADD d :one, #h :one, #c :one SET #ttl = :ttl',
+            ConditionExpression:
+              '(attribute_not_exists(d) OR d < :day) AND (attribute_not_exists(#h) OR #h < :hour) AND (attribute_not_exists(#c) OR #c < :country)',
+            ExpressionAttributeNames: names,
+            ExpressionAttributeValues: {
+              ':one': 1,
+              ':day': shareOf(caps.perDay, shard, shards),
+              ':hour': shareOf(caps.perHour, shard, shards),
+              ':country': shareOf(caps.perCountryPerHour, shard, shards),
+              ':ttl': Math.floor((now - (now % DAY) + 2 * DAY) / 1000),
+            },
+            ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+          }),
+        );
+        return { ok: true };
+      } catch (error) {
+        if (!(error instanceof ConditionalCheckFailedException)) throw error;
+        const old = (error.Item ?? {}) as Record<string, { N?: string }>;
+        const at = (name: string) => Number(old[name]?.N ?? 0);
+        if (at('d') >= shareOf(caps.perDay, shard, shards)) refusals.perDay += 1;
+        else if (at(`h${hour}`) >= shareOf(caps.perHour, shard, shards)) refusals.perHour += 1;
+        else refusals.perCountryPerHour += 1;
+      }
+    }
+    const cap = (Object.entries(refusals) as [SpendCap, number][]).sort((a, b) => b[1] - a[1])[0]![0];
+    const retryAfterMs = cap === 'perDay' ? now - (now % DAY) + DAY - now : now - (now % HOUR) + HOUR - now;
+    return { ok: false, cap, retryAfterMs };
+  },
+});
+
+export type CounterStore = ReturnType<typeof createCounterStore>;

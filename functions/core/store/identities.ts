@@ -1,0 +1,395 @@
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { GetCommand, TransactWriteCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { DeliveryChannel, Identity } from '#core/otp/identity';
+import { cancelledBy, conflicted, retryOnConflict, tenantPrefix } from '#core/store/dynamo';
+import type { TenantRef } from '#core/store/repository';
+
+/**
+ * Users and their identifiers' codes. Keys (pk / sk):
+ *   T#<project>#<env>#ID#<kind>#<addr>  / IDENTITY  address -> user id (uniqueness); kind is phone or email
+ *   T#<project>#<env>#USER#<userId>     / USER      the user
+ *   T#<project>#<env>#OTP#<kind>#<addr> / OTP       the identifier's state: its one pending code (whatever
+ *                                                    channel it went by) and its send and failure history
+ * The send and failure history sits on the same item as the code, so a send and a verify each stay
+ * one write there, and asking for a new code can never reset the failure count (NIST SP 800-63B-4).
+ * Every write to it is conditional on the state it was decided from, so the limits hold across
+ * any number of concurrent Lambda containers.
+ */
+
+export interface UserRecord {
+  readonly userId: string;
+  readonly mobile?: string;
+  readonly email?: string;
+  readonly createdAt: string;
+}
+
+export interface CodeRecord {
+  readonly challengeId: string;
+  /** The user the code was sent to; absent when the address had no user yet (styles that create users on verify). */
+  readonly userId?: string | undefined;
+  readonly channel: DeliveryChannel;
+  readonly codeHash: string;
+  readonly expiresAt: number; // epoch ms; the authority on expiry
+  readonly attempts: number;
+  readonly maxAttempts: number;
+  readonly createdAt: number;
+}
+
+export interface IdentifierState {
+  readonly code: CodeRecord | undefined;
+  /** When codes were sent (epoch ms, oldest first), as far back as the longest send window. */
+  readonly sends: readonly number[];
+  readonly lastSentAt: number | undefined;
+  /** Counts sends; every send is conditional on the count it read, so sends to one identifier are decided one at a time. */
+  readonly sendSeq: number;
+  /**
+   * The failure window: it opens with the first wrong code and lasts an hour; failCount counts the
+   * wrong codes in it. A fixed window (not a sliding log) so that concurrent wrong codes are each
+   * one atomic ADD, with no read-modify-write rounds under a burst of guesses.
+   */
+  readonly failWindowStart: number | undefined;
+  readonly failCount: number;
+  /** Wrong codes since the last success or operator reset, across all codes. */
+  readonly consecutiveFails: number;
+}
+
+/** The limits a verify is decided and written under. */
+export interface FailureLimits {
+  readonly windowMs: number;
+  readonly perWindow: number;
+  readonly maxConsecutive: number;
+}
+
+export class IdentityTakenError extends Error {
+  constructor(options?: { cause?: unknown }) {
+    super('otpgate: identity already registered', options);
+    this.name = 'IdentityTakenError';
+  }
+}
+
+/** A decision was made on a state that changed meanwhile: read again and decide again. */
+export type Raced = 'raced';
+
+const identityKey = (t: TenantRef, id: Identity) => ({ pk: `${tenantPrefix(t)}#ID#${id.kind}#${id.address}`, sk: 'IDENTITY' });
+const userKey = (t: TenantRef, userId: string) => ({ pk: `${tenantPrefix(t)}#USER#${userId}`, sk: 'USER' });
+const stateKey = (t: TenantRef, id: Identity) => ({ pk: `${tenantPrefix(t)}#OTP#${id.kind}#${id.address}`, sk: 'OTP' });
+
+const CODE_FIELDS = ['challengeId', 'userId', 'channel', 'codeHash', 'expiresAt', 'attempts', 'maxAttempts', 'createdAt'] as const;
+
+/**
+ * TTL only sweeps. Two days outlive the longest window (a day of sends) and let a late verify of
+ * an expired code still read "expired" for a day.
+ */
+const KEEP_SECONDS = 2 * 86_400;
+const ttlAt = (now: number) => Math.floor(now / 1000) + KEEP_SECONDS;
+
+const codeOf = (item: Record<string, unknown>): CodeRecord | undefined =>
+  typeof item.challengeId === 'string'
+    ? {
+        challengeId: item.challengeId,
+        ...(typeof item.userId === 'string' ? { userId: item.userId } : {}),
+        channel: item.channel as DeliveryChannel,
+        codeHash: item.codeHash as string,
+        expiresAt: item.expiresAt as number,
+        attempts: item.attempts as number,
+        maxAttempts: item.maxAttempts as number,
+        createdAt: item.createdAt as number,
+      }
+    : undefined;
+
+const numbers = (value: unknown): number[] => (Array.isArray(value) ? value.filter((n): n is number => typeof n === 'number') : []);
+
+/** SET clauses writing a code's fields (and REMOVE userId when it has none). */
+const codeUpdate = (code: CodeRecord) => {
+  const values: Record<string, unknown> = {};
+  const sets: string[] = [];
+  for (const field of CODE_FIELDS) {
+    const value = code[field];
+    if (value === undefined) continue;
+    sets.push(`${field} = :${field}`);
+    values[`:${field}`] = value;
+  }
+  return { sets, removes: code.userId === undefined ? ['userId'] : [], values };
+};
+
+const expression = (sets: readonly string[], removes: readonly string[]) =>
+  [sets.length > 0 ? `SET ${sets.join(', ')}` : '', removes.length > 0 ? `REMOVE ${removes.join(', ')}` : ''].filter(Boolean).join(' ');
+
+export const createIdentityStore = (doc: DynamoDBDocumentClient, tableName: string) => {
+  /** The update that stores a new code, conditional on no other send having happened since the state was read. */
+  const storeCodeUpdate = (tenant: TenantRef, identity: Identity, code: CodeRecord, sends: readonly number[], previousSeq: number, now: number) => {
+    const { sets, removes, values } = codeUpdate(code);
+    return {
+      TableName: tableName,
+      Key: stateKey(tenant, identity),
+      UpdateExpression: expression(
+        [...sets, 'sends = :sends', 'lastSentAt = :now', 'sendSeq = :nextSeq', 'failCount = if_not_exists(failCount, :zero)', 'consecutiveFails = if_not_exists(consecutiveFails, :zero)', '#ttl = :ttl'],
+        removes,
+      ),
+      ConditionExpression: previousSeq === 0 ? 'attribute_not_exists(sendSeq)' : 'sendSeq = :seq',
+      ExpressionAttributeNames: { '#ttl': 'ttl' },
+      ExpressionAttributeValues: {
+        ...values,
+        ':sends': [...sends],
+        ':now': now,
+        ':zero': 0,
+        ':ttl': ttlAt(now),
+        ':nextSeq': previousSeq + 1,
+        ...(previousSeq === 0 ? {} : { ':seq': previousSeq }),
+      },
+    };
+  };
+
+  /**
+   * Clears the code and the failure history after a success, conditional on everything verify
+   * decided: the same code, tries left, and the identifier not locked by failures meanwhile.
+   */
+  const consumeUpdate = (tenant: TenantRef, identity: Identity, code: CodeRecord, limits: FailureLimits, now: number) => ({
+    TableName: tableName,
+    Key: stateKey(tenant, identity),
+    UpdateExpression: `SET consecutiveFails = :zero, failCount = :zero REMOVE failWindowStart, ${CODE_FIELDS.join(', ')}`,
+    ConditionExpression:
+      'challengeId = :c AND attempts < maxAttempts AND consecutiveFails < :maxc AND (attribute_not_exists(failWindowStart) OR failWindowStart <= :windowAgo OR failCount < :perWindow)',
+    ExpressionAttributeValues: {
+      ':zero': 0,
+      ':c': code.challengeId,
+      ':maxc': limits.maxConsecutive,
+      ':windowAgo': now - limits.windowMs,
+      ':perWindow': limits.perWindow,
+    },
+  });
+
+  return {
+    async findUserId(tenant: TenantRef, identity: Identity): Promise<string | undefined> {
+      const { Item } = await doc.send(new GetCommand({ TableName: tableName, Key: identityKey(tenant, identity) }));
+      return Item?.userId as string | undefined;
+    },
+
+    /** The identifier's code and history, read strongly consistent: limits are decided on it. */
+    async readState(tenant: TenantRef, identity: Identity): Promise<IdentifierState> {
+      const { Item } = await doc.send(new GetCommand({ TableName: tableName, Key: stateKey(tenant, identity), ConsistentRead: true }));
+      const item = Item ?? {};
+      return {
+        code: codeOf(item),
+        sends: numbers(item.sends),
+        lastSentAt: typeof item.lastSentAt === 'number' ? item.lastSentAt : undefined,
+        sendSeq: typeof item.sendSeq === 'number' ? item.sendSeq : 0,
+        failWindowStart: typeof item.failWindowStart === 'number' ? item.failWindowStart : undefined,
+        failCount: typeof item.failCount === 'number' ? item.failCount : 0,
+        consecutiveFails: typeof item.consecutiveFails === 'number' ? item.consecutiveFails : 0,
+      };
+    },
+
+    /**
+     * Stores a new code (replacing any pending one) with the send history that includes it, unless
+     * another send happened since `previousSeq` was read ('raced'). Returns the code it replaced.
+     * The failure history is left as it is.
+     */
+    async storeCode(
+      tenant: TenantRef,
+      identity: Identity,
+      code: CodeRecord,
+      history: { readonly sends: readonly number[]; readonly previousSeq: number; readonly now: number },
+    ): Promise<{ replaced: CodeRecord | undefined } | Raced> {
+      try {
+        const { Attributes } = await doc.send(
+          new UpdateCommand({ ...storeCodeUpdate(tenant, identity, code, history.sends, history.previousSeq, history.now), ReturnValues: 'ALL_OLD' }),
+        );
+        return { replaced: Attributes ? codeOf(Attributes) : undefined };
+      } catch (error) {
+        if (error instanceof ConditionalCheckFailedException) return 'raced';
+        throw error;
+      }
+    },
+
+    /** Registers the address, creates the user and stores its first code in one transaction. */
+    async createUserWithCode(
+      tenant: TenantRef,
+      identity: Identity,
+      user: UserRecord,
+      code: CodeRecord,
+      history: { readonly sends: readonly number[]; readonly previousSeq: number; readonly now: number },
+    ): Promise<void | Raced> {
+      try {
+        // A concurrent signup of the same address conflicts; run again, and the loser sees the winner's user.
+        await retryOnConflict(() =>
+          doc.send(
+            new TransactWriteCommand({
+              TransactItems: [
+                {
+                  Put: {
+                    TableName: tableName,
+                    Item: { ...identityKey(tenant, identity), userId: user.userId, createdAt: user.createdAt },
+                    ConditionExpression: 'attribute_not_exists(pk)',
+                  },
+                },
+                { Put: { TableName: tableName, Item: { ...userKey(tenant, user.userId), ...user }, ConditionExpression: 'attribute_not_exists(pk)' } },
+                { Update: storeCodeUpdate(tenant, identity, code, history.sends, history.previousSeq, history.now) },
+              ],
+            }),
+          ),
+        );
+        return undefined;
+      } catch (error) {
+        if (cancelledBy(error, 0)) throw new IdentityTakenError({ cause: error });
+        if (cancelledBy(error, 2) || conflicted(error)) return 'raced';
+        throw error;
+      }
+    },
+
+    /**
+     * Undoes createUserWithCode when the first code could not be delivered, so signing up again
+     * works. Only while that very code is still pending: a user who verified meanwhile is kept.
+     * The send history stays (a failed send still counts against the limits).
+     */
+    async undoSignup(tenant: TenantRef, identity: Identity, userId: string, challengeId: string): Promise<void> {
+      try {
+        await retryOnConflict(() =>
+          doc.send(
+            new TransactWriteCommand({
+              TransactItems: [
+                {
+                  Update: {
+                    TableName: tableName,
+                    Key: stateKey(tenant, identity),
+                    UpdateExpression: `REMOVE ${CODE_FIELDS.join(', ')}`,
+                    ConditionExpression: 'challengeId = :c',
+                    ExpressionAttributeValues: { ':c': challengeId },
+                  },
+                },
+                { Delete: { TableName: tableName, Key: identityKey(tenant, identity), ConditionExpression: 'userId = :u', ExpressionAttributeValues: { ':u': userId } } },
+                { Delete: { TableName: tableName, Key: userKey(tenant, userId) } },
+              ],
+            }),
+          ),
+        );
+      } catch (error) {
+        if (cancelledBy(error, 0) || cancelledBy(error, 1)) return;
+        throw error;
+      }
+    },
+
+    /**
+     * Undoes storeCode when the new code could not be delivered: the code the user may still hold
+     * comes back (or no code is pending, if there was none), unless a newer code replaced ours meanwhile.
+     */
+    async withdrawCode(tenant: TenantRef, identity: Identity, ours: string, replaced: CodeRecord | undefined): Promise<void> {
+      const back = replaced ? codeUpdate(replaced) : { sets: [], removes: [...CODE_FIELDS], values: {} };
+      try {
+        await doc.send(
+          new UpdateCommand({
+            TableName: tableName,
+            Key: stateKey(tenant, identity),
+            UpdateExpression: expression(back.sets, back.removes),
+            ConditionExpression: 'challengeId = :ours',
+            ExpressionAttributeValues: { ...back.values, ':ours': ours },
+          }),
+        );
+      } catch (error) {
+        if (!(error instanceof ConditionalCheckFailedException)) throw error;
+      }
+    },
+
+    /**
+     * Records one wrong code as one atomic ADD: the code's attempts, the failure window's count and
+     * the consecutive count, conditional on the code still being the one judged and every limit
+     * still leaving a try. Concurrent wrong codes are each counted in one write, and the condition
+     * stops the count exactly at the limits. Opening a new window is conditional on the old one,
+     * so only one request opens it. Returns the attempts the code has used.
+     */
+    async recordFailure(tenant: TenantRef, identity: Identity, state: IdentifierState & { code: CodeRecord }, limits: FailureLimits, now: number): Promise<{ attempts: number } | Raced> {
+      const active = state.failWindowStart !== undefined && state.failWindowStart > now - limits.windowMs;
+      const window = active
+        ? { update: 'ADD failCount :one, attempts :one, consecutiveFails :one', condition: 'failWindowStart = :ws AND failCount < :perWindow', values: { ':ws': state.failWindowStart, ':perWindow': limits.perWindow } }
+        : {
+            update: 'SET failWindowStart = :now, failCount = :one ADD attempts :one, consecutiveFails :one',
+            condition: state.failWindowStart === undefined ? 'attribute_not_exists(failWindowStart)' : 'failWindowStart = :ws',
+            values: state.failWindowStart === undefined ? { ':now': now } : { ':now': now, ':ws': state.failWindowStart },
+          };
+      try {
+        const { Attributes } = await doc.send(
+          new UpdateCommand({
+            TableName: tableName,
+            Key: stateKey(tenant, identity),
+            UpdateExpression: window.update,
+            ConditionExpression: `challengeId = :c AND attempts < maxAttempts AND consecutiveFails < :maxc AND ${window.condition}`,
+            ExpressionAttributeValues: { ':one': 1, ':c': state.code.challengeId, ':maxc': limits.maxConsecutive, ...window.values },
+            ReturnValues: 'UPDATED_NEW',
+          }),
+        );
+        return { attempts: Number(Attributes?.attempts ?? state.code.attempts + 1) };
+      } catch (error) {
+        if (error instanceof ConditionalCheckFailedException) return 'raced';
+        throw error;
+      }
+    },
+
+    /**
+     * Uses up a code that verified, in one conditional write (a transaction where the user must be
+     * checked or created with it). Of concurrent verifies of one code exactly one is 'consumed';
+     * the others read again and find the code gone.
+     *   user:   the address must still belong to that user ('no-user' otherwise)
+     *   create: registers the address as a new user ('identity-exists' if someone did meanwhile)
+     *   none:   only the code matters (styles without users)
+     */
+    async consume(
+      tenant: TenantRef,
+      identity: Identity,
+      code: CodeRecord,
+      limits: FailureLimits,
+      now: number,
+      owner: { readonly kind: 'user'; readonly userId: string } | { readonly kind: 'create'; readonly user: UserRecord } | { readonly kind: 'none' },
+    ): Promise<'consumed' | 'no-user' | 'identity-exists' | Raced> {
+      const update = consumeUpdate(tenant, identity, code, limits, now);
+      try {
+        if (owner.kind === 'none') {
+          await doc.send(new UpdateCommand(update));
+          return 'consumed';
+        }
+        const others =
+          owner.kind === 'user'
+            ? [{ ConditionCheck: { TableName: tableName, Key: identityKey(tenant, identity), ConditionExpression: 'userId = :u', ExpressionAttributeValues: { ':u': owner.userId } } }]
+            : [
+                {
+                  Put: {
+                    TableName: tableName,
+                    Item: { ...identityKey(tenant, identity), userId: owner.user.userId, createdAt: owner.user.createdAt },
+                    ConditionExpression: 'attribute_not_exists(pk)',
+                  },
+                },
+                { Put: { TableName: tableName, Item: { ...userKey(tenant, owner.user.userId), ...owner.user }, ConditionExpression: 'attribute_not_exists(pk)' } },
+              ];
+        await doc.send(new TransactWriteCommand({ TransactItems: [{ Update: update }, ...others] }));
+        return 'consumed';
+      } catch (error) {
+        if (error instanceof ConditionalCheckFailedException) return 'raced';
+        // A conflict is another verify of this code in flight: read again and see who won.
+        if (cancelledBy(error, 0) || cancelledBy(error, 0, 'TransactionConflict')) return 'raced';
+        if (cancelledBy(error, 1)) return owner.kind === 'user' ? 'no-user' : 'identity-exists';
+        if (conflicted(error)) return 'raced';
+        throw error;
+      }
+    },
+
+    /** An operator's reset of an identifier locked by failures (the code, if any, stays). */
+    async clearFailures(tenant: TenantRef, identity: Identity): Promise<boolean> {
+      try {
+        await doc.send(
+          new UpdateCommand({
+            TableName: tableName,
+            Key: stateKey(tenant, identity),
+            UpdateExpression: 'SET consecutiveFails = :zero, failCount = :zero REMOVE failWindowStart',
+            ConditionExpression: 'attribute_exists(pk)',
+            ExpressionAttributeValues: { ':zero': 0 },
+          }),
+        );
+        return true;
+      } catch (error) {
+        if (error instanceof ConditionalCheckFailedException) return false;
+        throw error;
+      }
+    },
+  };
+};
+
+export type IdentityStore = ReturnType<typeof createIdentityStore>;

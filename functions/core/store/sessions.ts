@@ -1,0 +1,138 @@
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { tenantPrefix } from '#core/store/dynamo';
+import type { TenantRef } from '#core/store/repository';
+
+/**
+ * Sessions: refresh tokens and their revocation. Keys (pk / sk):
+ *   T#<project>#<env>#RT#<sha256 of the token> / RT                 one refresh token: user, session (family), expiry, rotation
+ *   T#<project>#<env>#USER#<userId>            / FAMILY#<familyId>  a revoked session; written only by logout or reuse detection
+ *   T#<project>#<env>#USER#<userId>            / SESSIONS           "every session started up to revokedBefore is revoked" (logout everywhere)
+ * A sign-in writes one item (its first refresh token); a refresh writes two (the successor, and the
+ * rotation mark on the token it replaces). Revocations live under the user, so "this session" and
+ * "all sessions" are one write each and a refresh reads both with two key lookups, no query.
+ */
+
+export interface RefreshTokenRecord {
+  readonly userId: string;
+  /** The session this token belongs to: the `sid` claim of its access tokens. */
+  readonly familyId: string;
+  /** When the sign-in that started the session happened (epoch ms); compared with revokedBefore. */
+  readonly familyCreatedAt: number;
+  readonly createdAt: number;
+  /** Epoch ms; decided in code, the TTL only sweeps. */
+  readonly expiresAt: number;
+  /** Set once, when the token was exchanged for its successor; a second use is reuse. */
+  readonly rotatedAt?: number;
+  /** The access token claims of the style that signed the user in, so a refresh issues the same token. */
+  readonly claims: Readonly<Record<string, string>>;
+  readonly accessTtlSeconds: number;
+}
+
+export interface RevocationState {
+  /** When this session was revoked, if it was. */
+  readonly familyRevokedAt: number | undefined;
+  /** Sessions started at or before this instant are revoked (logout everywhere). */
+  readonly revokedBefore: number | undefined;
+}
+
+export type RevocationReason = 'logout' | 'reuse';
+
+const GRACE_SECONDS = 86_400;
+const ttlFor = (epochMs: number) => Math.floor(epochMs / 1000) + GRACE_SECONDS;
+
+const refreshTokenKey = (t: TenantRef, tokenHash: string) => ({ pk: `${tenantPrefix(t)}#RT#${tokenHash}`, sk: 'RT' });
+const userPartition = (t: TenantRef, userId: string) => `${tenantPrefix(t)}#USER#${userId}`;
+const familyKey = (t: TenantRef, userId: string, familyId: string) => ({ pk: userPartition(t, userId), sk: `FAMILY#${familyId}` });
+const userSessionsKey = (t: TenantRef, userId: string) => ({ pk: userPartition(t, userId), sk: 'SESSIONS' });
+
+export const createSessionStore = (doc: DynamoDBDocumentClient, tableName: string) => ({
+  /** A new refresh token; the condition only guards against the (2^-256) chance of a hash already in use. */
+  async putRefreshToken(tenant: TenantRef, tokenHash: string, record: RefreshTokenRecord): Promise<void> {
+    await doc.send(
+      new PutCommand({
+        TableName: tableName,
+        Item: { ...refreshTokenKey(tenant, tokenHash), ...record, ttl: ttlFor(record.expiresAt) },
+        ConditionExpression: 'attribute_not_exists(pk)',
+      }),
+    );
+  },
+
+  async findRefreshToken(tenant: TenantRef, tokenHash: string): Promise<RefreshTokenRecord | undefined> {
+    // Strongly consistent: a token issued a moment ago (or rotated a moment ago) must be seen as it is now.
+    const { Item } = await doc.send(new GetCommand({ TableName: tableName, Key: refreshTokenKey(tenant, tokenHash), ConsistentRead: true }));
+    if (!Item) return undefined;
+    const { pk: _pk, sk: _sk, ttl: _ttl, ...record } = Item;
+    return record as RefreshTokenRecord;
+  },
+
+  /**
+   * Marks a token as exchanged, atomically: of any number of concurrent calls for one token exactly
+   * one returns true. A single-item conditional update, not a transaction, because concurrent
+   * transactions on one item may all be cancelled, and then nobody would win.
+   */
+  async markRotated(tenant: TenantRef, tokenHash: string, at: number): Promise<boolean> {
+    try {
+      await doc.send(
+        new UpdateCommand({
+          TableName: tableName,
+          Key: refreshTokenKey(tenant, tokenHash),
+          UpdateExpression: 'SET rotatedAt = :at',
+          ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(rotatedAt)',
+          ExpressionAttributeValues: { ':at': at },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw error;
+    }
+  },
+
+  async revocationState(tenant: TenantRef, userId: string, familyId: string): Promise<RevocationState> {
+    const [family, sessions] = await Promise.all([
+      doc.send(new GetCommand({ TableName: tableName, Key: familyKey(tenant, userId, familyId), ConsistentRead: true })),
+      doc.send(new GetCommand({ TableName: tableName, Key: userSessionsKey(tenant, userId), ConsistentRead: true })),
+    ]);
+    return {
+      familyRevokedAt: family.Item?.revokedAt as number | undefined,
+      revokedBefore: sessions.Item?.revokedBefore as number | undefined,
+    };
+  },
+
+  /**
+   * Revokes one session. Kept until `keepUntil` (epoch ms), past the expiry of any token the
+   * session could still hold; the first revocation's time and reason stay.
+   */
+  async revokeFamily(tenant: TenantRef, userId: string, familyId: string, reason: RevocationReason, at: number, keepUntil: number): Promise<void> {
+    await doc.send(
+      new UpdateCommand({
+        TableName: tableName,
+        Key: familyKey(tenant, userId, familyId),
+        UpdateExpression: 'SET revokedAt = if_not_exists(revokedAt, :at), #reason = if_not_exists(#reason, :reason), #ttl = :ttl',
+        ExpressionAttributeNames: { '#reason': 'reason', '#ttl': 'ttl' },
+        ExpressionAttributeValues: { ':at': at, ':reason': reason, ':ttl': ttlFor(keepUntil) },
+      }),
+    );
+  },
+
+  /** Revokes every session of the user started at or before `at`; a later mark never moves back. */
+  async revokeAllFamilies(tenant: TenantRef, userId: string, at: number, keepUntil: number): Promise<void> {
+    try {
+      await doc.send(
+        new UpdateCommand({
+          TableName: tableName,
+          Key: userSessionsKey(tenant, userId),
+          UpdateExpression: 'SET revokedBefore = :at, #ttl = :ttl',
+          ConditionExpression: 'attribute_not_exists(revokedBefore) OR revokedBefore < :at',
+          ExpressionAttributeNames: { '#ttl': 'ttl' },
+          ExpressionAttributeValues: { ':at': at, ':ttl': ttlFor(keepUntil) },
+        }),
+      );
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+    }
+  },
+});
+
+export type SessionStore = ReturnType<typeof createSessionStore>;

@@ -493,7 +493,7 @@ const settingsUnset: Command = {
 
 const E164 = /^\+[1-9]\d{6,14}$/;
 
-/** A project's own Twilio account, as the senders read it (the stack-wide secret's shape, plus whatsappFrom). */
+/** A project's own Twilio account, in the shape the senders read (delivery/twilio-client.ts). */
 const twilioAccount = v.pipe(
   v.object({
     accountSid: v.pipe(v.string(), v.regex(/^AC[0-9a-fA-F]{32}$/, '--account-sid must be AC followed by 32 hex digits')),
@@ -502,7 +502,11 @@ const twilioAccount = v.pipe(
     messagingServiceSid: v.optional(v.pipe(v.string(), v.regex(/^MG[0-9a-fA-F]{32}$/, '--messaging-service-sid must be MG followed by 32 hex digits'))),
     whatsappFrom: v.optional(v.pipe(v.string(), v.transform((s) => s.replace(/^whatsapp:/, '')), v.regex(E164, '--whatsapp-from must be an E.164 number such as +15551234567'))),
   }),
-  v.check((account) => account.from !== undefined || account.messagingServiceSid !== undefined, 'give --from or --messaging-service-sid: who the SMS come from'),
+  // As the senders read it: SMS need a sender or a Messaging Service, WhatsApp a WhatsApp sender; a project may use either.
+  v.check(
+    (account) => account.from !== undefined || account.messagingServiceSid !== undefined || account.whatsappFrom !== undefined,
+    'give --from, --messaging-service-sid or --whatsapp-from: who the messages come from',
+  ),
 );
 
 const requireSecrets = (target: Target) => {

@@ -272,8 +272,8 @@ describe('keys', () => {
 });
 
 describe("a project's own Twilio account, locally", () => {
-  test('twilio set writes the secrets file (never the table), show hides the token, clear removes it', async () => {
-    const { projectId } = await createProject('--env', 'development');
+  test('twilio set writes the secrets file (never the table) that the senders use, show hides the token, clear removes it', async () => {
+    const { projectId, keys } = await createProject('--env', 'development');
     const accountSid = `AC${randomBytes(16).toString('hex')}`;
     const authToken = randomBytes(16).toString('hex');
     const set = await otpgateInProcess({ OTPGATE_HOME: home, TWILIO_AUTH_TOKEN: authToken })(
@@ -285,6 +285,12 @@ describe("a project's own Twilio account, locally", () => {
     expect(JSON.parse(readFileSync(file, 'utf8'))).toEqual({ accountSid, authToken, from: '+15005550006', whatsappFrom: '+15005550006' });
     expect(statSync(file).mode & 0o777).toBe(0o600);
 
+    // The senders read what the CLI wrote: the project's SMS now go out through its own account.
+    const mobile = uniqueIndianMobile();
+    expect((await signupWith(signup, { projectId, environment: 'development' }, keys[0]!.appKey, mobile)).status).toBe(201);
+    const sent = (await (await fetch(`${process.env.TWILIO_API_BASE_URL}/_local/messages`)).json()) as { accountSid: string; to: string }[];
+    expect(sent.filter((m) => m.to === `+91${mobile}`).map((m) => m.accountSid)).toEqual([accountSid]);
+
     const doc = DynamoDBDocumentClient.from(new DynamoDBClient({}));
     const { Items } = await doc.send(new QueryCommand({ TableName: process.env.TABLE_NAME, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': `PROJECT#${projectId}` } }));
     expect(JSON.stringify(Items)).not.toContain(authToken);
@@ -295,7 +301,12 @@ describe("a project's own Twilio account, locally", () => {
 
     const bad = await otpgate('twilio', 'set', projectId, '--account-sid', 'AC123', '--auth-token', authToken, '--from', '+15005550006');
     expect(oneLineError(bad)).toContain('--account-sid must be AC followed by 32 hex digits');
+    const noSender = await otpgate('twilio', 'set', projectId, '--account-sid', accountSid, '--auth-token', authToken);
+    expect(oneLineError(noSender)).toContain('give --from, --messaging-service-sid or --whatsapp-from');
     expect(JSON.parse(readFileSync(file, 'utf8')).accountSid).toBe(accountSid);
+    // WhatsApp only is an account the senders accept.
+    expect((await otpgate('twilio', 'set', projectId, '--account-sid', accountSid, '--auth-token', authToken, '--whatsapp-from', '+15005550006')).code).toBe(0);
+    expect(JSON.parse(readFileSync(file, 'utf8'))).toEqual({ accountSid, authToken, whatsappFrom: '+15005550006' });
 
     expect((await otpgate('twilio', 'clear', projectId)).stdout).toContain("uses the stack's Twilio account again");
     expect(existsSync(file)).toBe(false);

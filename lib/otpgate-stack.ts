@@ -86,6 +86,17 @@ export class OtpGateStack extends Stack {
       );
     }
 
+    // A project's own Twilio account lives in `${prefix}projects/<id>/twilio`, written by the CLI; the
+    // senders may read those secrets and no others (the suffix wildcard covers Secrets Manager's random suffix).
+    const projectSecretPrefix = `otpgate/${this.stackName}/`;
+    const readProjectSecrets = new PolicyStatement({
+      effect: Effect.ALLOW,
+      actions: ['secretsmanager:GetSecretValue'],
+      resources: [
+        this.formatArn({ service: 'secretsmanager', resource: 'secret', resourceName: `${projectSecretPrefix}projects/*`, arnFormat: ArnFormat.COLON_RESOURCE_NAME }),
+      ],
+    });
+
     // SES authorises SendEmail against both the address identity and its domain identity,
     // whichever is verified; the condition pins the From address either way.
     const sendEmail = new PolicyStatement({
@@ -110,6 +121,8 @@ export class OtpGateStack extends Stack {
         fn.addEnvironment('SIGNING_KEY_SECRET_ID', signingKey.secretArn);
       },
       'send:sms': (fn) => {
+        fn.addToRolePolicy(readProjectSecrets);
+        fn.addEnvironment('PROJECT_SECRET_PREFIX', projectSecretPrefix);
         if (!twilio) return;
         twilio.grantRead(fn);
         fn.addEnvironment('TWILIO_SECRET_ID', twilio.secretName);
@@ -157,5 +170,7 @@ export class OtpGateStack extends Stack {
     new CfnOutput(this, 'TableName', { value: table.tableName });
     new CfnOutput(this, 'PepperSecretArn', { value: pepper.secretArn });
     new CfnOutput(this, 'SigningKeySecretArn', { value: signingKey.secretArn });
+    // Read by `npx otpgate twilio set --stack`, so the CLI and the functions agree on the names.
+    new CfnOutput(this, 'ProjectSecretPrefix', { value: projectSecretPrefix });
   }
 }

@@ -11,6 +11,7 @@ import { routes } from '#lib/routes';
 import { devRoutes } from './dev-routes';
 import { startLocalApi, type LambdaHandler } from './server';
 import { JavaMissingError, startLocalServices } from './services';
+import { otpgateHome, removeLocalStackFile, writeLocalStackFile } from './stack-file';
 
 /**
  * `npm start`: the whole service on localhost with no AWS account. DynamoDB Local keeps its data
@@ -18,7 +19,7 @@ import { JavaMissingError, startLocalServices } from './services';
  */
 
 const repoRoot = resolve(new URL('..', import.meta.url).pathname);
-const home = resolve(process.env.OTPGATE_HOME ?? join(process.cwd(), '.otp-local'));
+const home = otpgateHome(process.cwd());
 const port = Number(process.env.PORT ?? 3000);
 const projectId = 'demo';
 const environment = 'development';
@@ -47,6 +48,7 @@ const main = async () => {
   const stop = async (code: number) => {
     if (stopping) return;
     stopping = true;
+    removeLocalStackFile(home);
     await api?.close();
     await services.stop();
     process.exit(code);
@@ -70,6 +72,14 @@ const main = async () => {
 
     const project = await ensureDemoProject(baseUrl);
     writeFileSync(join(home, 'project.json'), `${JSON.stringify(project, null, 2)}\n`, { mode: 0o600 });
+    // For `npx otpgate`: DynamoDB Local's port changes on every start.
+    writeLocalStackFile(home, {
+      dynamoEndpoint: services.dynamoUrl,
+      tableName: services.env.TABLE_NAME!,
+      region: services.env.AWS_REGION!,
+      secretsDir: services.env.OTPGATE_SECRETS_DIR!,
+      apiUrl: process.env.PUBLIC_BASE_URL,
+    });
     printBanner(project, api.port);
   } catch (error) {
     console.error(error instanceof Error ? error.message : error);
@@ -136,6 +146,7 @@ otpgate is running locally (data in ${home})
   WhatsApp OTP ${project.whatsappConfigUid} (the otp_config_uid; X-API-KEY is the APP-KEY)
   Dev inbox    ${dev}/inbox  (as JSON: ${dev}/messages)
   Saved to     ${join(home, 'project.json')}
+  Projects     npx otpgate --help   (projects, keys, settings of this local stack)
 
 Try it:
   curl -s -X POST ${project.baseUrl}/mobile-otp-signup \\

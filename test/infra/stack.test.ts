@@ -300,6 +300,25 @@ describe('least privilege: each function gets exactly what its route needs', () 
       .toBe(needs(route, 'secret:pepper') || needs(route, 'secret:signing-key'));
   });
 
+  test.each(routes)("$id: projects' own Twilio secrets (otpgate/<stack>/projects/*) only if it sends SMS or WhatsApp", (route) => {
+    for (const synthed of [withTwilio, withoutTwilio]) {
+      const env = environmentOf(synthed, route);
+      const projectSecrets = statementsFor(synthed, route).filter((s) => JSON.stringify(s.Resource).includes(':secret:otpgate/Test/'));
+      if (!needs(route, 'send:sms') && !needs(route, 'send:whatsapp')) {
+        expect(projectSecrets).toEqual([]);
+        expect(env).not.toHaveProperty('PROJECT_SECRET_PREFIX');
+        continue;
+      }
+      expect(env.PROJECT_SECRET_PREFIX).toBe('otpgate/Test/');
+      expect(projectSecrets).toHaveLength(1);
+      expect(projectSecrets[0]!.Action).toBe('secretsmanager:GetSecretValue');
+      const resources = [projectSecrets[0]!.Resource].flat();
+      expect(resources).toHaveLength(1);
+      // arn:<partition>:secretsmanager:<region>:<account>:secret:otpgate/Test/projects/*, nothing wider.
+      expect(JSON.stringify(resources[0])).toMatch(/:secretsmanager:.*:secret:otpgate\/Test\/projects\/\*"\]\]\}$/);
+    }
+  });
+
   test('no statement grants on every resource', () => {
     for (const route of routes) {
       for (const statement of statementsFor(withTwilio, route)) {
@@ -365,5 +384,7 @@ describe('HTTP API', () => {
     for (const name of ['ApiUrl', 'TableName', 'PepperSecretArn', 'SigningKeySecretArn']) {
       withoutTwilio.template.hasOutput(name, {});
     }
+    // What `otpgate twilio set --stack` names projects' secrets with.
+    withoutTwilio.template.hasOutput('ProjectSecretPrefix', { Value: 'otpgate/Test/' });
   });
 });

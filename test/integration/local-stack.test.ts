@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import { freePort } from '../../local/services';
 import { jest } from '@jest/globals';
+import { run } from '../support/cli';
 import { uniqueEmail, uniqueIndianMobile } from '../support/harness';
 
 /**
@@ -138,6 +139,21 @@ test('npm start serves the documented flow, the dev inbox and the JWKS; data sur
   expect(tooSoon.body.error.code).toBe('resend_too_soon');
   expect(Number(tooSoon.headers['retry-after'])).toBeGreaterThan(0);
 
+  // npx otpgate finds this stack with no flags (DynamoDB Local's port is random): a second project,
+  // whose key works at once and whose settings change applies to the next request.
+  expect(JSON.parse(readFileSync(join(home, 'local.json'), 'utf8'))).toMatchObject({ tableName: 'otpgate-local', apiUrl: `http://localhost:${port}` });
+  const otpgate = (...args: string[]) => run(process.execPath, ['cli/otpgate.mjs', ...args], { OTPGATE_HOME: home });
+  const second = await otpgate('projects', 'create', 'second', '--env', 'dev', '--json');
+  expect(second.stderr).toBe('');
+  const [secondKey] = (JSON.parse(second.stdout) as { keys: { appKey: string; baseUrl: string }[] }).keys;
+  expect(secondKey!.baseUrl).toBe(`http://localhost:${port}/auth/second/dev`);
+  expect((await post(`${secondKey!.baseUrl}/mobile-otp-signup`, secondKey!.appKey, { country_code: '+91', mobile: uniqueIndianMobile() })).status).toBe(201);
+  expect((await otpgate('settings', 'set', 'second', 'codeLength=8')).code).toBe(0);
+  const eightDigits = uniqueIndianMobile();
+  expect((await post(`${secondKey!.baseUrl}/mobile-otp-signup`, secondKey!.appKey, { country_code: '+91', mobile: eightDigits })).status).toBe(201);
+  const [eight] = (await (await fetch(`http://localhost:${port}/_dev/messages?to=%2B91${eightDigits}`)).json()) as { code: string }[];
+  expect(eight!.code).toMatch(/^\d{8}$/);
+
   const unknown = await fetch(`http://localhost:${port}/auth/demo/development/nope`, { method: 'POST' });
   expect(unknown.status).toBe(404);
   expect(((await unknown.json()) as { error: { code: string } }).error.code).toBe('not_found');
@@ -148,6 +164,7 @@ test('npm start serves the documented flow, the dev inbox and the JWKS; data sur
   expect(output).not.toMatch(/error/i);
   expect(javaForThisHome()).toBe('');
   expect(existsSync(join(home, 'dynamodb'))).toBe(true);
+  expect(existsSync(join(home, 'local.json'))).toBe(false); // so the CLI says the stack is not running
 
   // A restart keeps the key, the user, the signing key and the WhatsApp configuration, even one
   // with a project.json from before WhatsApp (no whatsappConfigUid): the project's own is found again.

@@ -8,6 +8,7 @@ import { describeError, log, withLogContext } from '#core/log';
 import { NAME_PATTERN } from '#core/tenancy/projects';
 import type { Repository } from '#core/store/repository';
 import { resolveSettings } from '#core/tenancy/settings';
+import { cachedKeyLookup, keyIsLive, type KeyCacheOptions } from '#core/tenancy/key-cache';
 
 export type HttpEvent = APIGatewayProxyEventV2;
 export type HttpResult = APIGatewayProxyStructuredResultV2;
@@ -117,30 +118,36 @@ const keyOf = (event: HttpEvent): string => {
  * An APP-KEY opens exactly one project and environment. The key is looked up by its hash; a key of
  * another project or environment, or a path no project can have, is rejected exactly like an
  * unknown key, so these routes tell a caller without a key nothing about which projects exist.
+ * Keys are cached per container for KEY_CACHE_TTL_MS (a revoked key dies within it); the project,
+ * and so its settings, is read on every request.
  */
-export const createTenantResolver =
-  (repo: Repository, defaultCountryCode: string): TenantResolver =>
-  async (event) => {
+export const createTenantResolver = (repo: Repository, defaultCountryCode: string, cache: KeyCacheOptions = {}): TenantResolver => {
+  const findAppKey = cachedKeyLookup(repo.findAppKey, cache);
+  const now = cache.now ?? Date.now;
+  return async (event) => {
     const { projectId, environment } = pathOf(event);
     const appKey = keyOf(event);
     if (!isTenantName({ projectId, environment })) throw errors.invalidAppKey();
-    const [key, project] = await Promise.all([repo.findAppKey(hashAppKey(appKey)), repo.findProject(projectId)]);
-    if (!key || !project || key.projectId !== projectId || key.environment !== environment) throw errors.invalidAppKey();
+    const [key, project] = await Promise.all([findAppKey(hashAppKey(appKey)), repo.findProject(projectId)]);
+    if (!key || !project || key.projectId !== projectId || key.environment !== environment || !keyIsLive(key, now())) throw errors.invalidAppKey();
     return { projectId, environment, settings: resolveSettings(project.settings, defaultCountryCode, environment) };
   };
+};
 
 /**
  * For styles whose URLs name no project (`x-api-key` / `X-API-KEY` alone): the key picks the
- * project and environment. Same hashing and the same answer for every kind of wrong key.
+ * project and environment. Same hashing, the same key cache and the same answer for every kind of wrong key.
  */
-export const createKeyTenantResolver =
-  (repo: Repository, defaultCountryCode: string): TenantResolver =>
-  async (event) => {
-    const key = await repo.findAppKey(hashAppKey(keyOf(event)));
-    const project = key ? await repo.findProject(key.projectId) : undefined;
+export const createKeyTenantResolver = (repo: Repository, defaultCountryCode: string, cache: KeyCacheOptions = {}): TenantResolver => {
+  const findAppKey = cachedKeyLookup(repo.findAppKey, cache);
+  const now = cache.now ?? Date.now;
+  return async (event) => {
+    const key = await findAppKey(hashAppKey(keyOf(event)));
+    const project = key && keyIsLive(key, now()) ? await repo.findProject(key.projectId) : undefined;
     if (!key || !project) throw errors.invalidAppKey();
     return { projectId: key.projectId, environment: key.environment, settings: resolveSettings(project.settings, defaultCountryCode, key.environment) };
   };
+};
 
 export interface TenantContext extends Context {
   tenant: Tenant;

@@ -14,6 +14,8 @@ import {
 import { settingDefaults } from '#core/tenancy/settings';
 import { isTextSetting, settingNames } from '#core/tenancy/settings-input';
 import { ProjectNotFoundError, type AppKeyListing } from '#core/store/repository';
+import { emailIdentity, normaliseEmail, phoneIdentity } from '#core/otp/identity';
+import { RotationTooSoonError } from '#core/tokens/signing-keys';
 import { CliError, UsageError } from './errors';
 import { columns, parseDuration, shortTime, showValue } from './format';
 import type { Target } from './target';
@@ -349,6 +351,83 @@ within ${CACHE_SECONDS} seconds by warm ones, which cache keys that long.`,
   },
 };
 
+const keysRotateSigning: Command = {
+  group: 'keys',
+  name: 'rotate-signing',
+  args: '',
+  minArgs: 0,
+  maxArgs: 0,
+  summary: 'rotate the token signing key (old tokens keep verifying)',
+  help: `Makes a new token signing key. The JWKS publishes it at once, beside the old one; it signs
+new tokens 10 minutes later (so every JWKS cache has it first), and tokens signed with the old key
+keep verifying. Locally the key is in the secrets folder and a running npm start re-reads it
+within 5 minutes; on a stack (--stack) Secrets Manager runs the stack's rotation function.
+A second rotation within a day is refused without --force: it would drop a key that may have
+signed tokens still valid.`,
+  options: { force: { type: 'boolean' }, 'activate-now': { type: 'boolean' } },
+  optionHelp: [
+    ['--force', 'rotate although the last rotation was less than a day ago'],
+    ['--activate-now', 'locally: sign with the new key as soon as it is re-read, not 10 minutes later'],
+  ],
+  async run(input) {
+    const target = await input.target();
+    if (target.rotateSigningKey === undefined) throw new CliError(`the signing key of ${target.description} is not known here: use the local stack or --stack <name>`);
+    let result;
+    try {
+      result = await target.rotateSigningKey({ force: input.values.force === true, activateNow: input.values['activate-now'] === true });
+    } catch (error) {
+      if (error instanceof RotationTooSoonError) throw new CliError(error.message);
+      throw error;
+    }
+    const when = result.activatesAt === undefined ? '10 minutes after the rotation runs' : `from ${result.activatesAt.toISOString()}`;
+    return {
+      json: { rotated: true, ...(result.activatesAt === undefined ? {} : { activatesAt: result.activatesAt.toISOString() }) },
+      text: `Rotated the signing key of ${target.description}. New tokens are signed with the new key ${when};
+tokens signed with the old one keep verifying.`,
+    };
+  },
+};
+
+// ---------------------------------------------------------------------------------------------
+// identifiers
+
+const identifiersUnlock: Command = {
+  group: 'identifiers',
+  name: 'unlock',
+  args: '<project> <env> <phone-or-email>',
+  minArgs: 3,
+  maxArgs: 3,
+  summary: 'clear the wrong-code count of a phone number or email',
+  help: `After ${settingDefaults.maxConsecutiveFailures} wrong codes in a row (maxConsecutiveFailures) a phone number or email is
+locked until it verifies or an operator clears it; this clears it, and its hourly failure window
+too. Give the phone number in E.164 (+919876543211) or the email address. The pending code, if
+any, stays as it is.`,
+  async run(input) {
+    const [projectId, environment, raw] = [arg(input, 0), arg(input, 1), arg(input, 2)];
+    const phone = raw.replace(/[\s().-]/g, '');
+    let identity;
+    if (raw.includes('@')) {
+      try {
+        identity = emailIdentity(normaliseEmail(raw));
+      } catch {
+        throw new UsageError(`${raw} is not an email address`);
+      }
+    } else if (/^\+[1-9][0-9]{6,14}$/.test(phone)) {
+      identity = phoneIdentity(phone);
+    } else {
+      throw new UsageError(`give the phone number in E.164, with its country code (+919876543211), or an email address`);
+    }
+    const target = await input.target();
+    const cleared = await target.identities.clearFailures({ projectId, environment }, identity);
+    return {
+      json: { projectId, environment, identifier: identity.address, cleared },
+      text: cleared
+        ? `Cleared the wrong-code count of ${identity.address} in ${projectId}/${environment} on ${target.description}.`
+        : `${identity.address} has no codes or failures in ${projectId}/${environment} on ${target.description}: nothing to clear.`,
+    };
+  },
+};
+
 // ---------------------------------------------------------------------------------------------
 // settings
 
@@ -628,6 +707,8 @@ export const commands: readonly Command[] = [
   keysList,
   keysRotate,
   keysRevoke,
+  keysRotateSigning,
+  identifiersUnlock,
   settingsShow,
   settingsSet,
   settingsUnset,
@@ -639,7 +720,8 @@ export const commands: readonly Command[] = [
 export const groups: Readonly<Record<string, string>> = {
   projects: 'projects: create and list',
   envs: "a project's environments",
-  keys: 'APP-KEYs: create, list, rotate, revoke',
+  keys: 'APP-KEYs: create, list, rotate, revoke; the token signing key: rotate-signing',
+  identifiers: "users' phone numbers and emails: unlock after too many wrong codes",
   settings: "a project's settings: code length, validity, templates, ...",
   twilio: "a project's own Twilio account",
 };

@@ -5,7 +5,10 @@ import { CloudFormationClient, DescribeStacksCommand, type Output } from '@aws-s
 import { DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { createIdentityStore, type IdentityStore } from '#core/store/identities';
 import { createRepository, type Repository } from '#core/store/repository';
+import { fileSigningSecretStore, requestSigningKeyRotation } from '#core/tokens/signing-key-rotation';
+import { rotateSigningKey } from '#core/tokens/signing-keys';
 import { LOCAL_STACK_FILE, otpgateHome, readLocalStackFile } from '#local/stack-file';
 import { CliError } from './errors';
 import { fileProjectSecrets, secretsManagerProjectSecrets, type ProjectSecretStore } from './project-secrets';
@@ -23,6 +26,13 @@ export interface Target {
   readonly apiUrl?: string | undefined;
   /** Where projects' own secrets go; undefined with --table (the stack's prefix is unknown). */
   readonly secrets?: ProjectSecretStore | undefined;
+  /** Users' identifiers and their codes and limits, for operator commands (unlock). */
+  readonly identities: IdentityStore;
+  /**
+   * Rotates the token signing key: locally in the secrets folder, on a stack by asking Secrets
+   * Manager to run the stack's rotation function; undefined with --table.
+   */
+  readonly rotateSigningKey?: ((options: { force: boolean; activateNow: boolean }) => Promise<{ activatesAt?: Date }>) | undefined;
   readonly close: () => void;
 }
 
@@ -77,8 +87,11 @@ export const connectLocal = async (file: string): Promise<Target> => {
   return {
     description: `the local stack (table ${info.tableName})`,
     repo: createRepository(documentClient(client), info.tableName),
+    identities: createIdentityStore(documentClient(client), info.tableName),
     apiUrl: info.apiUrl,
     secrets: fileProjectSecrets(info.secretsDir),
+    rotateSigningKey: async ({ force, activateNow }) =>
+      rotateSigningKey(fileSigningSecretStore(info.secretsDir), { force, ...(activateNow ? { activationDelaySeconds: 0 } : {}) }),
     close: () => client.destroy(),
   };
 };
@@ -127,6 +140,7 @@ export const fromStackOutputs = (stackName: string, outputs: readonly Output[]) 
     tableName,
     apiUrl: output('ApiUrl')?.replace(/\/+$/, ''),
     secretPrefix: output('ProjectSecretPrefix') ?? `otpgate/${stackName}/`,
+    signingKeySecretArn: output('SigningKeySecretArn'),
   };
 };
 
@@ -150,8 +164,16 @@ export const connectStack = async (stackName: string, region: string | undefined
   return {
     description: `stack ${stackName} in ${config.region} (table ${stack.tableName})`,
     repo: createRepository(documentClient(dynamo), stack.tableName),
+    identities: createIdentityStore(documentClient(dynamo), stack.tableName),
     apiUrl: stack.apiUrl,
     secrets: secretsManagerProjectSecrets(secretsManager, stack.secretPrefix),
+    rotateSigningKey:
+      stack.signingKeySecretArn === undefined
+        ? undefined
+        : async () => {
+            await requestSigningKeyRotation(secretsManager, stack.signingKeySecretArn!);
+            return {};
+          },
     close: () => {
       dynamo.destroy();
       secretsManager.destroy();
@@ -166,6 +188,7 @@ export const connectTable = async (tableName: string, region: string | undefined
   return {
     description: `table ${tableName}`,
     repo: createRepository(documentClient(dynamo), tableName),
+    identities: createIdentityStore(documentClient(dynamo), tableName),
     close: () => dynamo.destroy(),
   };
 };

@@ -31,6 +31,7 @@ const prefix = 'otpgate/OtpGate/';
 const stackTarget: Target = {
   description: 'stack OtpGate in eu-west-1 (table test)',
   repo: runtime().repo,
+  identities: runtime().identities,
   secrets: secretsManagerProjectSecrets(new SecretsManagerClient({ region: 'eu-west-1' }), prefix),
   close: () => undefined,
 };

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -11,9 +11,11 @@ import { KEY_CACHE_TTL_MS } from '#core/tenancy/key-cache';
 import { commands } from '../../cli/commands';
 import { handler as emailSignup } from '../../functions/email-otp-signup';
 import { handler as signup, makeHandler as makeSignup } from '../../functions/mobile-otp-signup';
+import { handler as verify } from '../../functions/mobile-otp-verify';
+import { parseKeyMaterial, publishedSeeds } from '#core/tokens/signing-keys';
 import { jest } from '@jest/globals';
 import { localStackHome, oneLineError, otpgateIn, otpgateInProcess, run } from '../support/cli';
-import { call, event, inbox, uniqueEmail, uniqueIndianMobile } from '../support/harness';
+import { call, event, inbox, latestCode, uniqueEmail, uniqueIndianMobile } from '../support/harness';
 
 /**
  * `npx otpgate` driven as a user drives it: with no flags and no AWS variables, finding the stack
@@ -314,5 +316,47 @@ describe("a project's own Twilio account, locally", () => {
     expect(oneLineError(await otpgate('twilio', 'set', 'no-such-project', '--account-sid', accountSid, '--auth-token', authToken, '--from', '+15005550006'))).toContain(
       'there is no project no-such-project',
     );
+  });
+});
+
+describe('operator commands', () => {
+  test('identifiers unlock clears a number locked by wrong codes, so its next right code verifies', async () => {
+    const { projectId, keys } = await createProject('--env', 'development', '--settings', '{"maxConsecutiveFailures":2,"resendCooldownSeconds":0}');
+    const tenant = { projectId, environment: 'development' };
+    const appKey = keys[0]!.appKey;
+    const mobile = uniqueIndianMobile();
+    expect((await signupWith(signup, tenant, appKey, mobile)).status).toBe(201);
+    const post = (body: unknown) => call(verify, event(tenant, { appKey, body }));
+    for (let i = 0; i < 2; i += 1) expect((await post({ mobile, otp_code: '000000' === (await latestCode(`+91${mobile}`)) ? '111111' : '000000' })).status).toBe(401);
+    const right = await latestCode(`+91${mobile}`);
+    expect((await post({ mobile, otp_code: right })).body.error.code).toBe('too_many_failures');
+
+    const unlocked = await otpgate('identifiers', 'unlock', projectId, 'development', `+91 ${mobile}`, '--json');
+    expect(json(unlocked)).toEqual({ projectId, environment: 'development', identifier: `+91${mobile}`, cleared: true });
+    expect((await post({ mobile, otp_code: right })).status).toBe(200);
+
+    const bad = await otpgate('identifiers', 'unlock', projectId, 'development', mobile);
+    expect(bad.code).toBe(2);
+    expect(oneLineError(bad)).toContain('E.164');
+  });
+
+  test('keys rotate-signing makes a new key that the JWKS publishes beside the old one; a second rotation needs --force', async () => {
+    // A secrets folder of its own: the run's other tests keep the signing key they started with.
+    const secretsDir = mkdtempSync(join(tmpdir(), 'otpgate-rotate-'));
+    writeFileSync(join(secretsDir, 'signing-key'), readFileSync(join(process.env.OTPGATE_SECRETS_DIR!, 'signing-key')));
+    const rotating = otpgateInProcess({ OTPGATE_HOME: localStackHome({ secretsDir }) });
+    const before = readFileSync(join(secretsDir, 'signing-key'), 'utf8');
+
+    const rotated = json<{ rotated: boolean; activatesAt: string }>(await rotating('keys', 'rotate-signing', '--json'));
+    expect(rotated.rotated).toBe(true);
+    const after = readFileSync(join(secretsDir, 'signing-key'), 'utf8');
+    expect(after).not.toBe(before);
+    const published = publishedSeeds(parseKeyMaterial(after), Date.now());
+    expect(published).toHaveLength(2);
+
+    const again = await rotating('keys', 'rotate-signing');
+    expect(again.code).toBe(1);
+    expect(oneLineError(again)).toMatch(/--force|rotat/i);
+    expect((await rotating('keys', 'rotate-signing', '--force')).code).toBe(0);
   });
 });

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { build } from 'esbuild';
 import * as v from 'valibot';
 import { errors } from '#core/errors';
 import { coreErrorFormat } from '#core/http/route';
@@ -411,4 +412,24 @@ test('documentedErrors gives each error the status its style answers it with', (
   const byStatus = documentedErrors(whatsappVerify);
   expect(byStatus.get(403)?.map((e) => e.error.code)).toEqual(expect.arrayContaining(['invalid_otp']));
   expect(errors.invalidOtp(1).status).toBe(401);
+});
+
+test("no route's function bundles the document's code or @valibot/to-json-schema (a devDependency)", async () => {
+  const result = await build({
+    entryPoints: routes.map((route) => route.entry),
+    bundle: true,
+    write: false,
+    metafile: true,
+    platform: 'node',
+    format: 'esm',
+    packages: 'external',
+    outdir: 'unused',
+    logLevel: 'silent',
+  });
+  const inputs = Object.keys(result.metafile.inputs);
+  expect(inputs).toContain('functions/core/styles/mobile-email-schemas.ts');
+  expect(inputs.filter((input) => /openapi/i.test(input))).toEqual([]);
+  const packages = Object.values(result.metafile.outputs).flatMap((output) => output.imports.filter((i) => i.external).map((i) => i.path));
+  expect(packages).toContain('valibot');
+  expect(packages).not.toContain('@valibot/to-json-schema');
 });

@@ -144,7 +144,7 @@ describe('every answer of the flows is as the document says', () => {
     const sent = await send('POST', '/v1/send-verification-code', { body: { phoneNumber }, headers: apiKey() });
     expect(sent.status).toBe(200);
     const code = await latestCode(`+1${us}`);
-    const auth = (body: unknown, headers = apiKey()) => send('POST', '/v1/user/authenticate', { body, headers });
+    const auth = (body: unknown, headers: Record<string, string> = apiKey()) => send('POST', '/v1/user/authenticate', { body, headers });
     expect((await auth({ idType: 'email', phoneNumber, verificationCode: code })).body.error.code).toBe('invalid_request');
     expect((await auth({ idType: 'smsVerificationCode', phoneNumber, verificationCode: wrong(code) })).status).toBe(401);
     expect((await auth({ idType: 'smsVerificationCode', phoneNumber, verificationCode: code })).status).toBe(200);

@@ -145,6 +145,7 @@ otpgate is running locally (data in ${home})
   APP-KEY      ${project.appKey}
   WhatsApp OTP ${project.whatsappConfigUid} (the otp_config_uid; X-API-KEY is the APP-KEY)
   Dev inbox    ${dev}/inbox  (as JSON: ${dev}/messages)
+  OpenAPI      ${dev}/openapi.json
   Saved to     ${join(home, 'project.json')}
   Projects     npx otpgate --help   (projects, keys, settings of this local stack)
 

@@ -54,6 +54,13 @@ export interface ProjectSettings {
   readonly testIdentifierEnvironments: readonly string[];
   /** Login for an unknown identifier answers like a known one; signup for a known one answers 201 and texts the owner. */
   readonly concealUserExistence: boolean;
+  /**
+   * Whether the Twilio Verify API may send a code the caller chose (CustomCode). Off: such a code
+   * is not drawn from otpgate's CSPRNG, and the app's backend knows it (and may log or store it).
+   */
+  readonly twilioVerifyCustomCode: boolean;
+  /** The WhatsApp OTP configuration (uid) the Twilio Verify API's whatsapp channel sends with; none: the Twilio secret's whatsappFrom, plain text. */
+  readonly twilioVerifyWhatsappConfig: string | undefined;
 }
 
 const count = (min: number, max: number) => v.optional(v.pipe(v.number(), v.integer(), v.minValue(min), v.maxValue(max)));
@@ -113,6 +120,8 @@ export const settingsSchema = v.object({
   ),
   testIdentifierEnvironments: v.optional(v.array(v.pipe(v.string(), v.regex(/^[a-z0-9][a-z0-9-]{0,62}$/)))),
   concealUserExistence: v.optional(v.boolean()),
+  twilioVerifyCustomCode: v.optional(v.boolean()),
+  twilioVerifyWhatsappConfig: v.optional(whatsappConfigUidSchema),
 });
 
 export const settingDefaults = {
@@ -139,6 +148,8 @@ export const settingDefaults = {
   testIdentifierEnvironments: ['development'] as readonly string[],
   concealUserExistence: false,
   refreshTokenTtlSeconds: 30 * 86_400,
+  twilioVerifyCustomCode: false,
+  twilioVerifyWhatsappConfig: undefined as string | undefined,
 };
 
 /** Configurations are resolved one by one: an invalid one is dropped (never trusted), the others stay. */

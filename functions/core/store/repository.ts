@@ -1,4 +1,4 @@
-import { GetCommand, TransactWriteCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, QueryCommand, TransactWriteCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { cancelledBy } from '#core/store/dynamo';
 
 /**
@@ -7,6 +7,8 @@ import { cancelledBy } from '#core/store/dynamo';
  *   APPKEY#<sha256>                 / APPKEY      the project and environment a key belongs to
  *   PROJECT#<projectId>             / PROJECT     name and settings
  *   PROJECT#<projectId>             / ENV#<env>   an environment of the project
+ *   VERIFYSERVICE#<sid>             / VERIFYSERVICE              a Twilio Verify ServiceSid: its project and environment
+ *   PROJECT#<projectId>             / VERIFYSERVICE#<env>#<sid>  the same, listed under the project
  */
 
 export interface TenantRef {
@@ -29,6 +31,14 @@ export interface NewProject {
   readonly name: string;
   readonly settings: Record<string, unknown>;
   readonly environments: readonly { readonly environment: string; readonly keyHash: string; readonly keyId: string }[];
+}
+
+/** A Twilio Verify service: the ServiceSid (and its account id) an app's twilio client names one project and environment by. */
+export interface VerifyServiceRecord extends TenantRef {
+  readonly serviceSid: string;
+  readonly accountSid: string;
+  readonly friendlyName: string;
+  readonly createdAt: string;
 }
 
 export class ProjectExistsError extends Error {
@@ -55,6 +65,15 @@ const appKeyItem = (project: { projectId: string }, environment: string, keyHash
   environment,
   keyId,
   createdAt,
+});
+
+const verifyServiceOf = (item: Record<string, unknown>): VerifyServiceRecord => ({
+  serviceSid: item.serviceSid as string,
+  accountSid: item.accountSid as string,
+  projectId: item.projectId as string,
+  environment: item.environment as string,
+  friendlyName: item.friendlyName as string,
+  createdAt: item.createdAt as string,
 });
 
 export const createRepository = (doc: DynamoDBDocumentClient, tableName: string) => {
@@ -121,6 +140,56 @@ export const createRepository = (doc: DynamoDBDocumentClient, tableName: string)
           ],
         }),
       );
+    },
+
+    async findVerifyService(serviceSid: string): Promise<VerifyServiceRecord | undefined> {
+      const { Item } = await doc.send(new GetCommand({ TableName: tableName, Key: { pk: `VERIFYSERVICE#${serviceSid}`, sk: 'VERIFYSERVICE' } }));
+      return Item ? verifyServiceOf(Item) : undefined;
+    },
+
+    /** A new Verify service of an existing environment: the lookup item and its listing under the project, together. */
+    async putVerifyService(service: VerifyServiceRecord): Promise<void> {
+      const item = { ...service };
+      await doc.send(
+        new TransactWriteCommand({
+          TransactItems: [
+            {
+              ConditionCheck: {
+                TableName: tableName,
+                Key: { pk: `PROJECT#${service.projectId}`, sk: `ENV#${service.environment}` },
+                ConditionExpression: 'attribute_exists(pk)',
+              },
+            },
+            { Put: { TableName: tableName, Item: { pk: `VERIFYSERVICE#${service.serviceSid}`, sk: 'VERIFYSERVICE', ...item }, ConditionExpression: 'attribute_not_exists(pk)' } },
+            {
+              Put: {
+                TableName: tableName,
+                Item: { pk: `PROJECT#${service.projectId}`, sk: `VERIFYSERVICE#${service.environment}#${service.serviceSid}`, ...item },
+                ConditionExpression: 'attribute_not_exists(pk)',
+              },
+            },
+          ],
+        }),
+      );
+    },
+
+    /** The environment's Verify services, oldest first. */
+    async listVerifyServices(tenant: TenantRef): Promise<VerifyServiceRecord[]> {
+      const services: VerifyServiceRecord[] = [];
+      let startKey: Record<string, unknown> | undefined;
+      do {
+        const page = await doc.send(
+          new QueryCommand({
+            TableName: tableName,
+            KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+            ExpressionAttributeValues: { ':pk': `PROJECT#${tenant.projectId}`, ':prefix': `VERIFYSERVICE#${tenant.environment}#` },
+            ExclusiveStartKey: startKey,
+          }),
+        );
+        services.push(...(page.Items ?? []).map(verifyServiceOf));
+        startKey = page.LastEvaluatedKey;
+      } while (startKey);
+      return services.sort((a, b) => a.createdAt.localeCompare(b.createdAt));
     },
 
     /** Replaces a project's settings; the caller validates them (settingsSchema). */

@@ -332,6 +332,7 @@ describe('every error, as the SDK reports it', () => {
     const error = await expectTwilioError(app.verify.verificationChecks.create({ to, code }), 429, 60202);
     expect(error.message).toBe('Max check attempts reached');
     expect(await app.verify.verifications(sid).fetch()).toMatchObject({ status: 'max_attempts_reached', valid: false });
+    await expectTwilioError(app.verify.verificationChecks.create({ verificationSid: sid, code }), 429, 60202);
   });
 
   test('60203: more sends to one number than sendsPerIdentifierPerHour (5 by default) allows', async () => {

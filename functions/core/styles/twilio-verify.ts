@@ -404,7 +404,10 @@ export const twilioVerifyCheck = (deps: VerifyDeps) =>
       const now = deps.now ?? Date.now;
       const input = parse(verificationCheckBody, body);
       const record = await verificationToCheck(deps, tenant, input);
-      if (!isOpen(record, now())) throw verifyErrors.notFound();
+      const status = statusAt(record, now());
+      // As in Verify, a verification that had its tries keeps answering "max check attempts" until it expires.
+      if (status === 'max_attempts_reached' && record.expiresAt > now()) throw errors.tooManyAttempts();
+      if (status !== 'pending') throw verifyErrors.notFound();
       try {
         await deps.engine.verify(tenant, record.identity, input.Code, { challengeId: record.challengeId, unknownUser: 'ignore' });
       } catch (error) {

@@ -9,6 +9,7 @@ import { createIdentityStore, type IdentityStore } from '#core/store/identities'
 import { createRepository, type Repository, type TenantRef } from '#core/store/repository';
 import { cached, fileSecrets, requiredSecret, secretsManagerSecrets, type SecretSource } from '#core/secrets';
 import { createSessionStore } from '#core/store/sessions';
+import { createVerificationStore, type VerificationStore } from '#core/store/verifications';
 import type { SigningKey } from '#core/tokens/access-tokens';
 import { createSessions, type Sessions } from '#core/tokens/sessions';
 import { createTenantKeys } from '#core/tokens/signing-keys';
@@ -37,6 +38,8 @@ export interface Runtime {
   /** The key alone picks the tenant (styles whose URLs name no project). */
   readonly keyTenants: TenantResolver;
   readonly engine: Engine;
+  /** What the Twilio Verify API shows of its verifications. */
+  readonly verifications: VerificationStore;
 }
 
 export const createRuntime = (config: Config = loadConfig()): Runtime => {
@@ -67,6 +70,7 @@ export const createRuntime = (config: Config = loadConfig()): Runtime => {
     tenants: createTenantResolver(repo, config.defaultCountryCode),
     keyTenants: createKeyTenantResolver(repo, config.defaultCountryCode),
     engine: createEngine({ identities, counters, pepper }),
+    verifications: createVerificationStore(doc, config.tableName),
   };
 };
 

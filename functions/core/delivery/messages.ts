@@ -13,12 +13,15 @@ const fill = (template: string, { code, settings }: OutgoingCode): string => {
 };
 
 export const smsText = (message: OutgoingCode): string => {
-  const { code, settings } = message;
+  const { code, settings, appHash } = message;
   const text = settings.smsTemplate
     ? fill(settings.smsTemplate, message)
     : `${code} is your ${settings.appName} code. It expires in ${minutes(settings.otpTtlSeconds)}. Do not share it.`;
   // WebOTP (browsers) and the origin-bound SMS format: the last line binds the code to the site.
-  return settings.webOtpDomain ? `${text}\n\n@${settings.webOtpDomain} #${code}` : text;
+  const withWebOtp = settings.webOtpDomain ? `${text}\n\n@${settings.webOtpDomain} #${code}` : text;
+  // Android's SMS Retriever hands the message to the app only when it ends with the app's hash (a
+  // Twilio Verify AppHash, per request): it goes last, after a WebOTP line if the project has one.
+  return appHash === undefined ? withWebOtp : `${withWebOtp}\n${appHash}`;
 };
 
 /** The text of a WhatsApp code message when no approved Content template is configured. */

@@ -78,6 +78,25 @@ export const jsonBody = (options: { optional?: boolean } = {}): MiddlewareObj<Ht
   },
 });
 
+/**
+ * Parses an application/x-www-form-urlencoded body, as Twilio's APIs take them: every value a
+ * string, a repeated name its last value, no body no fields. Another content type with a body is
+ * the client's 400 (a JSON body read as a form would only yield nonsense names).
+ */
+export const formBody = (): MiddlewareObj<HttpEvent, HttpResult> => ({
+  before: async function formBodyBefore(request) {
+    const { event } = request;
+    // API Gateway's HTTP APIs hand form bodies over base64-encoded.
+    const text = (event.isBase64Encoded && event.body ? Buffer.from(event.body, 'base64').toString('utf8') : event.body) ?? '';
+    const type = (event.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+    if (text.trim() !== '' && type !== '' && type !== 'application/x-www-form-urlencoded') {
+      throw errors.invalidRequest('The request body must be form-encoded (Content-Type: application/x-www-form-urlencoded).');
+    }
+    // fromEntries defines own properties, so a field named __proto__ is just a field.
+    (event as { parsedBody?: unknown }).parsedBody = Object.fromEntries(new URLSearchParams(text));
+  },
+});
+
 export const parsedBody = (event: HttpEvent): Record<string, unknown> =>
   (event as { parsedBody?: Record<string, unknown> }).parsedBody ?? {};
 
@@ -149,14 +168,14 @@ export const createKeyTenantResolver = (repo: Repository, defaultCountryCode: st
   };
 };
 
-export interface TenantContext extends Context {
-  tenant: Tenant;
+export interface TenantContext<T extends Tenant = Tenant> extends Context {
+  tenant: T;
 }
 
 /** Resolves the tenant before the handler runs and hands it over on the Lambda context. */
-const tenantAuth = (resolve: TenantResolver): MiddlewareObj<HttpEvent, HttpResult> => ({
+const tenantAuth = <T extends Tenant>(resolve: (event: HttpEvent) => Promise<T>): MiddlewareObj<HttpEvent, HttpResult> => ({
   before: async function tenantAuthBefore(request) {
-    (request.context as TenantContext).tenant = await resolve(request.event);
+    (request.context as TenantContext<T>).tenant = await resolve(request.event);
   },
 });
 
@@ -170,6 +189,8 @@ export interface RouteOptions {
   readonly formatError?: ErrorFormatter;
   /** An empty body reads as `{}` (e.g. logout, whose only field is optional). */
   readonly bodyOptional?: boolean;
+  /** How the body is encoded: JSON (default) or a form, as Twilio's APIs take it (an empty form reads as `{}`). */
+  readonly body?: 'json' | 'form';
 }
 
 type LambdaHandler = (event: HttpEvent, context: Context) => Promise<HttpResult>;
@@ -178,10 +199,13 @@ type LambdaHandler = (event: HttpEvent, context: Context) => Promise<HttpResult>
 const withRequestLog = (handler: LambdaHandler): LambdaHandler => (event, context) =>
   withLogContext({ requestId: event.requestContext?.requestId }, () => handler(event, context));
 
-/** A JSON POST route of a tenant: headers normalised, errors shaped, APP-KEY checked, then the body parsed. */
-export const tenantRoute = (
-  resolveTenant: TenantResolver,
-  handle: (body: Record<string, unknown>, tenant: Tenant, event: HttpEvent) => Promise<HttpResult>,
+/**
+ * A route of a tenant: headers normalised, errors shaped, the key checked, then the body parsed.
+ * A resolver may hand over more than the tenant (e.g. the Verify service a path names).
+ */
+export const tenantRoute = <T extends Tenant = Tenant>(
+  resolveTenant: (event: HttpEvent) => Promise<T>,
+  handle: (body: Record<string, unknown>, tenant: T, event: HttpEvent) => Promise<HttpResult>,
   options: RouteOptions = {},
 ) =>
   withRequestLog(
@@ -189,8 +213,8 @@ export const tenantRoute = (
       .use(httpHeaderNormalizer())
       .use(errorResponder(options.formatError))
       .use(tenantAuth(resolveTenant))
-      .use(jsonBody({ optional: options.bodyOptional ?? false }))
-      .handler((event, context) => handle(parsedBody(event), (context as TenantContext).tenant, event)),
+      .use(options.body === 'form' ? formBody() : jsonBody({ optional: options.bodyOptional ?? false }))
+      .handler((event, context) => handle(parsedBody(event), (context as TenantContext<T>).tenant, event)),
   );
 
 /** A public GET route (no APP-KEY): headers normalised and errors shaped. */

@@ -28,6 +28,8 @@ export interface OutgoingCode {
   readonly code: string;
   /** The settings the code was made with (a style may narrow them, e.g. a WhatsApp configuration's length). */
   readonly settings: ProjectSettings;
+  /** Android SMS Retriever: the app's 11-character hash, which must end the SMS for the app to read the code itself. */
+  readonly appHash?: string | undefined;
 }
 
 /** One way of delivering codes. A style picks the sender; the engine records its channel on the code. */
@@ -45,6 +47,11 @@ export interface SendContext {
    * the user's device, or one a server-side caller passes explicitly. Absent: no per-IP limit.
    */
   readonly clientIp?: string | undefined;
+  /**
+   * A code the caller chose instead of a generated one (Twilio Verify's CustomCode, only where the
+   * project allows it). Stored, limited and used up like any other code.
+   */
+  readonly customCode?: string | undefined;
 }
 
 export interface EngineDeps {
@@ -117,9 +124,9 @@ export const createEngine = (deps: EngineDeps) => {
   /** How long storing and sending a code takes here, per channel (moving average): what a concealed decoy waits. */
   const sendTime = new Map<DeliveryChannel, number>();
 
-  const newCode = async (tenant: Tenant, identity: Identity, channel: DeliveryChannel, userId: string | undefined, at: number) => {
-    // A live test identifier's code is the project's fixed one; everything else about it is the same.
-    const code = tenant.settings.testIdentifiers[identity.address] ?? generateCode(tenant.settings.codeLength, randomInt);
+  const newCode = async (tenant: Tenant, identity: Identity, channel: DeliveryChannel, userId: string | undefined, at: number, customCode?: string) => {
+    // A live test identifier's code is the project's fixed one (nothing is sent, so no other code could arrive); everything else about it is the same.
+    const code = tenant.settings.testIdentifiers[identity.address] ?? customCode ?? generateCode(tenant.settings.codeLength, randomInt);
     const challengeId = newId();
     const record: CodeRecord = {
       challengeId,
@@ -213,7 +220,7 @@ export const createEngine = (deps: EngineDeps) => {
           countersTaken = true;
         }
       }
-      const { code, record } = await newCode(tenant, identity, sender.channel, userId, at);
+      const { code, record } = await newCode(tenant, identity, sender.channel, userId, at, context.customCode);
       // Test identifiers leave the history alone: they are outside every limit.
       const sends = test ? state.sends : [...state.sends.filter((t) => t > at - DAY), at];
       const written = await write(record, { sends, previousSeq: state.sendSeq, now: at });
@@ -303,6 +310,14 @@ export const createEngine = (deps: EngineDeps) => {
      */
     async start(tenant: Tenant, identity: Identity, sender: Sender, context: SendContext = {}): Promise<Issued> {
       return replaceAndSend(tenant, identity, sender, context, await deps.identities.findUserId(tenant, identity));
+    },
+
+    /**
+     * Withdraws the code pending for the address if it is still this challenge (Twilio Verify's
+     * cancel): from then on it verifies nowhere, in no style. The send history stays.
+     */
+    async cancel(tenant: TenantRef, identity: Identity, challengeId: string): Promise<void> {
+      await deps.identities.withdrawCode(tenant, identity, challengeId, undefined);
     },
 
     /**

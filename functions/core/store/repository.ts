@@ -10,6 +10,8 @@ import { cancelledBy } from '#core/store/dynamo';
  *   PROJECT#<projectId>             / ENV#<env>   an environment of the project
  *   PROJECT#<projectId>             / KEY#<env>#<keyId>  a key of the project (its hash, never the key), for listing
  *   PROJECTS                        / PROJECT#<projectId>  the list of projects (name, created)
+ *   VERIFYSERVICE#<sid>             / VERIFYSERVICE              a Twilio Verify ServiceSid: its project and environment
+ *   PROJECT#<projectId>             / VERIFYSERVICE#<env>#<sid>  the same, listed under the project
  */
 
 export interface TenantRef {
@@ -53,6 +55,14 @@ export interface NewProject {
   readonly name: string;
   readonly settings: Record<string, unknown>;
   readonly environments: readonly { readonly environment: string; readonly keyHash: string; readonly keyId: string }[];
+}
+
+/** A Twilio Verify service: the ServiceSid (and its account id) an app's twilio client names one project and environment by. */
+export interface VerifyServiceRecord extends TenantRef {
+  readonly serviceSid: string;
+  readonly accountSid: string;
+  readonly friendlyName: string;
+  readonly createdAt: string;
 }
 
 export class ProjectExistsError extends Error {
@@ -124,6 +134,15 @@ type Row = Record<string, unknown>;
 const text = (value: unknown): string => (typeof value === 'string' ? value : '');
 
 const projectListKey = (projectId: string) => ({ pk: 'PROJECTS', sk: `PROJECT#${projectId}` });
+
+const verifyServiceOf = (item: Record<string, unknown>): VerifyServiceRecord => ({
+  serviceSid: item.serviceSid as string,
+  accountSid: item.accountSid as string,
+  projectId: item.projectId as string,
+  environment: item.environment as string,
+  friendlyName: item.friendlyName as string,
+  createdAt: item.createdAt as string,
+});
 
 export const createRepository = (doc: DynamoDBDocumentClient, tableName: string) => {
   const queryAll = async (where: { pk: string; prefix: string }): Promise<Row[]> => {
@@ -351,6 +370,56 @@ export const createRepository = (doc: DynamoDBDocumentClient, tableName: string)
         if (error instanceof ConditionalCheckFailedException) throw new SettingsChangedError(projectId, { cause: error });
         throw error;
       }
+    },
+
+    async findVerifyService(serviceSid: string): Promise<VerifyServiceRecord | undefined> {
+      const { Item } = await doc.send(new GetCommand({ TableName: tableName, Key: { pk: `VERIFYSERVICE#${serviceSid}`, sk: 'VERIFYSERVICE' } }));
+      return Item ? verifyServiceOf(Item) : undefined;
+    },
+
+    /** A new Verify service of an existing environment: the lookup item and its listing under the project, together. */
+    async putVerifyService(service: VerifyServiceRecord): Promise<void> {
+      const item = { ...service };
+      await doc.send(
+        new TransactWriteCommand({
+          TransactItems: [
+            {
+              ConditionCheck: {
+                TableName: tableName,
+                Key: { pk: `PROJECT#${service.projectId}`, sk: `ENV#${service.environment}` },
+                ConditionExpression: 'attribute_exists(pk)',
+              },
+            },
+            { Put: { TableName: tableName, Item: { pk: `VERIFYSERVICE#${service.serviceSid}`, sk: 'VERIFYSERVICE', ...item }, ConditionExpression: 'attribute_not_exists(pk)' } },
+            {
+              Put: {
+                TableName: tableName,
+                Item: { pk: `PROJECT#${service.projectId}`, sk: `VERIFYSERVICE#${service.environment}#${service.serviceSid}`, ...item },
+                ConditionExpression: 'attribute_not_exists(pk)',
+              },
+            },
+          ],
+        }),
+      );
+    },
+
+    /** The environment's Verify services, oldest first. */
+    async listVerifyServices(tenant: TenantRef): Promise<VerifyServiceRecord[]> {
+      const services: VerifyServiceRecord[] = [];
+      let startKey: Record<string, unknown> | undefined;
+      do {
+        const page = await doc.send(
+          new QueryCommand({
+            TableName: tableName,
+            KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+            ExpressionAttributeValues: { ':pk': `PROJECT#${tenant.projectId}`, ':prefix': `VERIFYSERVICE#${tenant.environment}#` },
+            ExclusiveStartKey: startKey,
+          }),
+        );
+        services.push(...(page.Items ?? []).map(verifyServiceOf));
+        startKey = page.LastEvaluatedKey;
+      } while (startKey);
+      return services.sort((a, b) => a.createdAt.localeCompare(b.createdAt));
     },
 
     /** Replaces a project's settings; the caller validates them (settingsSchema). */

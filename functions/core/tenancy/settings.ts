@@ -64,6 +64,13 @@ export interface ProjectSettings {
   readonly whatsappTemplate?: string | undefined;
   /** When set, every SMS ends with the WebOTP / SMS Retriever line `@<domain> #<code>`. */
   readonly webOtpDomain?: string | undefined;
+  /**
+   * Whether the Twilio Verify API may send a code the caller chose (CustomCode). Off: such a code
+   * is not drawn from otpgate's CSPRNG, and the app's backend knows it (and may log or store it).
+   */
+  readonly twilioVerifyCustomCode: boolean;
+  /** The WhatsApp OTP configuration (uid) the Twilio Verify API's whatsapp channel sends with; none: the Twilio secret's whatsappFrom, plain text. */
+  readonly twilioVerifyWhatsappConfig: string | undefined;
 }
 
 const count = (min: number, max: number) => v.optional(v.pipe(v.number(), v.integer(), v.minValue(min), v.maxValue(max)));
@@ -153,6 +160,8 @@ export const settingsSchema = v.object({
   smsTemplate: v.optional(messageTemplate(320)),
   whatsappTemplate: v.optional(messageTemplate(1000)),
   webOtpDomain: v.optional(v.pipe(v.string(), v.trim(), v.toLowerCase(), v.regex(HOST_NAME))),
+  twilioVerifyCustomCode: v.optional(v.boolean()),
+  twilioVerifyWhatsappConfig: v.optional(whatsappConfigUidSchema),
 });
 
 export const settingDefaults = {
@@ -179,6 +188,8 @@ export const settingDefaults = {
   testIdentifierEnvironments: ['development'] as readonly string[],
   concealUserExistence: false,
   refreshTokenTtlSeconds: 30 * 86_400,
+  twilioVerifyCustomCode: false,
+  twilioVerifyWhatsappConfig: undefined as string | undefined,
 };
 
 /** Configurations are resolved one by one: an invalid one is dropped (never trusted), the others stay. */

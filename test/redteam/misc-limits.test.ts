@@ -1,0 +1,43 @@
+import { jest } from '@jest/globals';
+import { generateCode } from '#core/otp/codes';
+import { resolveSettings } from '#core/tenancy/settings';
+import { inbox, newTenant, uniqueIndianMobile } from '../support/harness';
+import { clocked, inSequence, poster } from './support';
+
+/**
+ * Red team: smaller gaps between what the limits key on and what an attacker controls, and
+ * settings that step outside NIST SP 800-63B-4's numbers. FAILING tests are findings.
+ */
+
+jest.setTimeout(90_000);
+
+test('[FINDING, latent] the per-IP limit counts each IPv6 address apart: 25 codes from one /64 (one home connection) all go out', async () => {
+  const tenant = await newTenant({ limits: 'defaults' });
+  const post = poster(tenant);
+  const h = clocked();
+  const results = await inSequence(25, (i) => post(h.mobileSignup, { mobile: uniqueIndianMobile() }, { sourceIp: `2001:db8:42:7::${(i + 1).toString(16)}` }));
+  // README: "20 codes per end-user IP per project per hour".
+  expect(results.filter((r) => r.status === 201).length).toBeLessThanOrEqual(20);
+});
+
+test('[FINDING, low] one Gmail inbox gets 12 codes in 6 minutes: "+tag" and dotted forms are separate identifiers', async () => {
+  const tenant = await newTenant({ limits: 'defaults', settings: { sendsPerIpPerHour: 0 } });
+  const post = poster(tenant);
+  const h = clocked();
+  const user = `victim${Date.now().toString(36)}`;
+  const forms = Array.from({ length: 12 }, (_, i) => (i % 2 === 0 ? `${user}+${i}@gmail.com` : `${user.slice(0, 3)}.${user.slice(3)}+${i}@gmail.com`));
+  const results = await inSequence(12, async (i) => {
+    h.advance(30_000);
+    return post(h.emailSignup, { email: forms[i]! });
+  });
+  expect(results.every((r) => r.status === 201)).toBe(true);
+  const delivered = (await Promise.all(forms.map((f) => inbox(f)))).reduce((n, m) => n + m.length, 0);
+  // README: "5 codes per identifier per hour, 10 per day" -- Gmail delivers all of these to one mailbox.
+  expect(delivered).toBeLessThanOrEqual(5);
+});
+
+test('[FINDING, low] a project may set 4- and 5-digit codes (NIST SP 800-63B-4: about 20 bits, i.e. 6 digits), also per WhatsApp configuration', () => {
+  const s = resolveSettings({ codeLength: 4, whatsappConfigs: { '5a706684-851f-3a27-b0d1-284155d8f862': { codeLength: 4 } } }, '+91', 'production');
+  expect(generateCode(s.codeLength)).toMatch(/^\d{6,}$/);
+  expect(s.whatsappConfigs['5a706684-851f-3a27-b0d1-284155d8f862']?.codeLength ?? 6).toBeGreaterThanOrEqual(6);
+});

@@ -41,3 +41,15 @@ test('[FINDING, low] a project may set 4- and 5-digit codes (NIST SP 800-63B-4: 
   expect(generateCode(s.codeLength)).toMatch(/^\d{6,}$/);
   expect(s.whatsappConfigs['5a706684-851f-3a27-b0d1-284155d8f862']?.codeLength ?? 6).toBeGreaterThanOrEqual(6);
 });
+
+test('[FINDING] UK 070 "personal numbers" (premium-priced forwarding, a known SMS-pumping target) and VoIP numbers are texted: only some non-mobile types are refused', async () => {
+  const tenant = await newTenant({ settings: { allowedCountries: ['GB', 'FR'], defaultCountryCode: '+44' } });
+  const post = poster(tenant);
+  const h = clocked();
+  // libphonenumber-js: +44 70 = PERSONAL_NUMBER, +44 56 = VOIP, +33 9 = VOIP. The issue: "premium-rate and non-mobile numbers are refused".
+  for (const mobile of ['+447012345678', '+445612345678', '+33912345678']) {
+    const res = await post(h.mobileSignup, { mobile });
+    expect({ mobile, status: res.status }).toEqual({ mobile, status: 400 });
+    expect(await inbox(mobile)).toHaveLength(0);
+  }
+});

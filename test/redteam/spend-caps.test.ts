@@ -51,6 +51,23 @@ describe('what counts against the budget', () => {
   });
 });
 
+describe('concealed signup of a registered address', () => {
+  test('[FINDING] takes the per-IP (and spend) counters twice for one SMS: with sendsPerIpPerHour 5, the 4th code from one IP is refused', async () => {
+    const tenant = await newTenant({ limits: 'defaults', settings: { concealUserExistence: true, sendsPerIpPerHour: 5 } });
+    const post = poster(tenant);
+    const h = clocked();
+    const mobile = uniqueIndianMobile();
+    const answers = [];
+    for (let i = 0; i < 4; i += 1) {
+      answers.push(await post(h.mobileSignup, { mobile }, { sourceIp: '198.51.100.23' }));
+      h.advance(31_000);
+    }
+    expect(await smsTo(mobile)).toBe(answers.filter((r) => r.status === 201).length);
+    // 4 codes from one IP against a limit of 5.
+    expect(answers.map((r) => r.body.error?.code ?? r.status)).toEqual([201, 201, 201, 201]);
+  });
+});
+
 describe('clock-aligned windows', () => {
   test('[FINDING] smsPerHour = 10 lets 20 SMS out within two seconds across an hour boundary (and 2x smsPerDay across midnight)', async () => {
     const tenant = await newTenant({ limits: 'defaults', settings: { smsPerHour: 10, smsPerDay: 1000, sendsPerIpPerHour: 0 } });

@@ -59,6 +59,29 @@ describe('the consecutive-failure ceiling (NIST: at most 100 before a success or
     expect(afterSweep.body.error?.code).toBe('too_many_failures');
   });
 
+  test('[holds] the lock holds against the right code for an owner who keeps asking for codes (each send renews the TTL); note: no operator command exists yet to clear it', async () => {
+    const tenant = await newTenant({ settings: { maxConsecutiveFailures: 3 } });
+    const post = poster(tenant);
+    const h = clocked();
+    const mobile = uniqueIndianMobile();
+    await post(h.mobileSignup, { mobile });
+    // An attacker locks the number with three wrong codes.
+    for (let i = 0; i < 3; i += 1) {
+      await post(h.mobileVerify, { mobile, otp_code: wrongCode(await latestCode(`+91${mobile}`)) });
+      await post(h.mobileLogin, { mobile });
+    }
+    // The owner tries to sign in once a day for five days, with the right code each time.
+    const days = [];
+    for (let day = 1; day <= 5; day += 1) {
+      h.advance(DAY);
+      await sweepExpired(tenant.projectId, h.now());
+      await post(h.mobileLogin, { mobile });
+      const r = await post(h.mobileVerify, { mobile, otp_code: await latestCode(`+91${mobile}`) });
+      days.push(r.status);
+    }
+    expect(days).toEqual([429, 429, 429, 429, 429]);
+  });
+
   test('[FINDING] a number locked by failures is still sent codes it can never use (each one an SMS paid for)', async () => {
     const tenant = await newTenant({ settings: { maxConsecutiveFailures: 2 } });
     const post = poster(tenant);

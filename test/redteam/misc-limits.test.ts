@@ -1,8 +1,9 @@
+import { randomUUID } from 'node:crypto';
 import { jest } from '@jest/globals';
 import { generateCode } from '#core/otp/codes';
 import { resolveSettings } from '#core/tenancy/settings';
 import { inbox, newTenant, uniqueIndianMobile } from '../support/harness';
-import { clocked, inSequence, poster } from './support';
+import { clocked, inSequence, poster, v1, wa } from './support';
 
 /**
  * Red team: smaller gaps between what the limits key on and what an attacker controls, and
@@ -52,4 +53,15 @@ test('[FINDING] UK 070 "personal numbers" (premium-priced forwarding, a known SM
     expect({ mobile, status: res.status }).toEqual({ mobile, status: 400 });
     expect(await inbox(mobile)).toHaveLength(0);
   }
+});
+
+test('[FINDING, low] sendsPerIpPerHourByStyle for "verification-id" and "whatsapp" is accepted and documented, but does nothing: those styles never pass an IP', async () => {
+  const uid = randomUUID();
+  const tenant = await newTenant({ limits: 'defaults', settings: { allowedCountries: ['IN'], sendsPerIpPerHourByStyle: { 'verification-id': 2, whatsapp: 2 }, whatsappConfigs: { [uid]: { from: '+14155238886' } } } });
+  const h = clocked();
+  // The same caller (one source IP, as the harness sends) asks three times through each style.
+  const viaV1 = await inSequence(3, () => v1(tenant).send(h, `+91${uniqueIndianMobile()}`));
+  const viaWa = await inSequence(3, () => wa(tenant).send(h, uid, { mobileNumber: uniqueIndianMobile(), countryCode: '91' }));
+  expect(viaV1.map((r) => r.status)).toEqual([200, 200, 429]);
+  expect(viaWa.map((r) => r.status)).toEqual([201, 201, 429]);
 });

@@ -78,6 +78,24 @@ describe('concealUserExistence', () => {
     expect(observable(unknownLogin)).toEqual(observable(knownLogin));
   });
 
+  test('[FINDING] login then signup: a known address gets the same user_id from both, an unknown one two different ids (decoy, then the new user)', async () => {
+    const tenant = await concealing();
+    const post = poster(tenant);
+    const h = clocked();
+    const known = uniqueIndianMobile();
+    const unknown = uniqueIndianMobile();
+    await post(h.mobileSignup, { mobile: known });
+    h.advance(60_000);
+    const sameIdFor = async (mobile: string) => {
+      const login = await post(h.mobileLogin, { mobile });
+      h.advance(60_000);
+      const signup = await post(h.mobileSignup, { mobile });
+      expect([login.status, signup.status]).toEqual([200, 201]);
+      return login.body.user_id === signup.body.user_id;
+    };
+    expect(await sameIdFor(unknown)).toBe(await sameIdFor(known));
+  });
+
   test('[holds] one login each: same status and body shape for a known and an unknown number', async () => {
     const tenant = await concealing();
     const post = poster(tenant);

@@ -138,7 +138,9 @@ export const settingsSchema = v.object({
   sendsPerIdentifierPerHour: count(1, 100),
   sendsPerIdentifierPerDay: count(1, 1000),
   sendsPerIpPerHour: count(0, 1_000_000),
-  sendsPerIpPerHourByStyle: v.optional(v.record(v.picklist(['mobile-email', 'verification-id', 'whatsapp', 'twilio-verify']), v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(1_000_000)))),
+  sendsPerIpPerHourByStyle: v.optional(v.record(// Only the styles that know the end user's IP: the mobile/email style (its caller is the user's
+    // device) and Twilio Verify (DeviceIp). The others are called by a backend and pass no IP.
+    v.picklist(['mobile-email', 'twilio-verify']), v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(1_000_000)))),
   failedVerificationsPerIdentifierPerHour: count(1, 100),
   maxConsecutiveFailures: count(1, 100),
   smsPerHour: count(1, 10_000_000),

@@ -16,6 +16,8 @@ import { isTextSetting, settingNames } from '#core/tenancy/settings-input';
 import { ProjectNotFoundError, type AppKeyListing } from '#core/store/repository';
 import { emailIdentity, normaliseEmail, phoneIdentity } from '#core/otp/identity';
 import { RotationTooSoonError } from '#core/tokens/signing-keys';
+import { createVerifyService, EnvironmentNotFoundError, listVerifyServices, MAX_FRIENDLY_NAME } from '#core/tenancy/verify-services';
+import type { VerifyServiceRecord } from '#core/store/repository';
 import { CliError, UsageError } from './errors';
 import { columns, parseDuration, shortTime, showValue } from './format';
 import type { Target } from './target';
@@ -698,6 +700,111 @@ const twilioClear: Command = {
   },
 };
 
+// ---------------------------------------------------------------------------------------------
+// verify-services
+
+const noEnvironment = (projectId: string, environment: string) =>
+  new CliError(`${projectId} has no environment ${environment} (see otpgate envs list ${projectId})`);
+
+/** What a twilio client needs besides the ServiceSid: who it authenticates as, and where the Verify API is. */
+const verifyClientJson = (target: Target, service: VerifyServiceRecord) => ({
+  serviceSid: service.serviceSid,
+  accountSid: service.accountSid,
+  projectId: service.projectId,
+  environment: service.environment,
+  friendlyName: service.friendlyName,
+  createdAt: service.createdAt,
+  password: `an APP-KEY of ${service.projectId}/${service.environment}`,
+  ...(target.apiUrl === undefined ? {} : { baseUrl: target.apiUrl }),
+});
+
+const verifyClientLines = (target: Target, projectId: string, environment: string, accountSid: string): string[] => [
+  `  Account id  ${accountSid}   the Basic-auth username (twilio(accountSid, password))`,
+  `  Password    an APP-KEY of ${projectId}/${environment}   (otpgate keys create ${projectId} ${environment} makes one)`,
+  target.apiUrl === undefined
+    ? `  Base URL    the stack's ApiUrl output, set as client.verify.baseUrl`
+    : `  Base URL    ${target.apiUrl}   set as client.verify.baseUrl`,
+];
+
+const verifyServicesCreate: Command = {
+  group: 'verify-services',
+  name: 'create',
+  args: '<project> <env>',
+  minArgs: 2,
+  maxArgs: 2,
+  summary: 'create a Twilio Verify service (ServiceSid) for an environment',
+  help: `Creates a ServiceSid for the Twilio Verify API of an environment and prints what a twilio
+client needs: the ServiceSid, the account id it authenticates with (the Basic-auth username: the
+environment's, the same for all its services, and not a secret), that the password is an APP-KEY
+of the environment, and the base URL to set as client.verify.baseUrl.
+
+Example:
+  npx otpgate verify-services create acme production --name "Acme app"`,
+  options: { name: { type: 'string' } },
+  optionHelp: [['--name <text>', `the service's friendly name, up to ${MAX_FRIENDLY_NAME} characters (default: "<project> <env>")`]],
+  async run(input) {
+    const [projectId, environment] = [arg(input, 0), arg(input, 1)];
+    const name = str(input, 'name');
+    if (name !== undefined && (name.trim() === '' || name.trim().length > MAX_FRIENDLY_NAME)) {
+      throw new UsageError(`--name must be 1 to ${MAX_FRIENDLY_NAME} characters (Twilio's limit for a friendly name)`, 'verify-services create');
+    }
+    const target = await input.target();
+    await requireProject(target, projectId);
+    let service: VerifyServiceRecord;
+    try {
+      service = await createVerifyService(target.repo, { projectId, environment }, name === undefined ? {} : { friendlyName: name }, input.now());
+    } catch (error) {
+      if (error instanceof EnvironmentNotFoundError) throw noEnvironment(projectId, environment);
+      throw error;
+    }
+    return {
+      json: verifyClientJson(target, service),
+      text: [
+        `Created Verify service "${service.friendlyName}" for ${projectId}/${environment} on ${target.description}.`,
+        '',
+        `  ServiceSid  ${service.serviceSid}`,
+        ...verifyClientLines(target, projectId, environment, service.accountSid),
+      ].join('\n'),
+    };
+  },
+};
+
+const verifyServicesList: Command = {
+  group: 'verify-services',
+  name: 'list',
+  args: '<project> [<env>]',
+  minArgs: 1,
+  maxArgs: 2,
+  summary: "list a project's Twilio Verify services (of one environment, or all)",
+  help: `Lists the Verify services of a project, or of one of its environments, with the account id
+a twilio client authenticates with (its password is an APP-KEY of the service's environment) and
+the base URL to set as client.verify.baseUrl.`,
+  async run(input) {
+    const [projectId, environment] = [arg(input, 0), input.args[1]];
+    const target = await input.target();
+    await requireProject(target, projectId);
+    const environments = (await target.repo.listEnvironments(projectId)).map((e) => e.environment);
+    if (environment !== undefined && !environments.includes(environment)) throw noEnvironment(projectId, environment);
+    const services = (await Promise.all((environment === undefined ? environments : [environment]).map((env) => listVerifyServices(target.repo, { projectId, environment: env })))).flat();
+    const scope = environment === undefined ? projectId : `${projectId}/${environment}`;
+    const json = services.map((service) => verifyClientJson(target, service));
+    if (services.length === 0) {
+      return { json, text: `${scope} has no Verify services; create one with: npx otpgate verify-services create ${projectId} ${environment ?? '<env>'}` };
+    }
+    return {
+      json,
+      text: [
+        `Verify services of ${scope} on ${target.description}:`,
+        '',
+        columns([['SERVICE SID', 'ENVIRONMENT', 'ACCOUNT ID', 'NAME', 'CREATED'], ...services.map((s) => [s.serviceSid, s.environment, s.accountSid, s.friendlyName, shortTime(s.createdAt)])]),
+        '',
+        "A twilio client authenticates with the service's account id as username and an APP-KEY of its environment as password,",
+        `and sets client.verify.baseUrl to ${target.apiUrl ?? "the stack's ApiUrl output"}.`,
+      ].join('\n'),
+    };
+  },
+};
+
 export const commands: readonly Command[] = [
   projectsCreate,
   projectsList,
@@ -715,6 +822,8 @@ export const commands: readonly Command[] = [
   twilioSet,
   twilioShow,
   twilioClear,
+  verifyServicesCreate,
+  verifyServicesList,
 ];
 
 export const groups: Readonly<Record<string, string>> = {
@@ -724,4 +833,5 @@ export const groups: Readonly<Record<string, string>> = {
   identifiers: "users' phone numbers and emails: unlock after too many wrong codes",
   settings: "a project's settings: code length, validity, templates, ...",
   twilio: "a project's own Twilio account",
+  'verify-services': 'Twilio Verify services: the ServiceSid and account id a twilio client uses',
 };

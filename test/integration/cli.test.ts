@@ -14,8 +14,10 @@ import { handler as signup, makeHandler as makeSignup } from '../../functions/mo
 import { handler as verify } from '../../functions/mobile-otp-verify';
 import { parseKeyMaterial, publishedSeeds } from '#core/tokens/signing-keys';
 import { jest } from '@jest/globals';
+import twilio from 'twilio';
 import { localStackHome, oneLineError, otpgateIn, otpgateInProcess, run } from '../support/cli';
 import { call, event, inbox, latestCode, uniqueEmail, uniqueIndianMobile } from '../support/harness';
+import { startTestApi } from '../support/local-api';
 
 /**
  * `npx otpgate` driven as a user drives it: with no flags and no AWS variables, finding the stack
@@ -358,5 +360,105 @@ describe('operator commands', () => {
     expect(again.code).toBe(1);
     expect(oneLineError(again)).toMatch(/--force|rotat/i);
     expect((await rotating('keys', 'rotate-signing', '--force')).code).toBe(0);
+  });
+});
+
+describe('verify-services', () => {
+  interface Service {
+    serviceSid: string;
+    accountSid: string;
+    projectId: string;
+    environment: string;
+    friendlyName: string;
+    createdAt: string;
+    password: string;
+    baseUrl?: string;
+  }
+
+  test('create prints what a twilio client needs, list shows it, and the twilio SDK set up with exactly that verifies a number against the local API', async () => {
+    const api = await startTestApi();
+    try {
+      // A local stack whose recorded API URL is the running API's, as npm start records its own.
+      const local = otpgateInProcess({ OTPGATE_HOME: localStackHome({ apiUrl: `http://localhost:${api.port}` }) });
+      const { projectId, keys } = await createProject('--env', 'development', '--env', 'production');
+      const key = (env: string) => keys.find((k) => k.environment === env)!.appKey;
+
+      const created = await local('verify-services', 'create', projectId, 'production', '--name', 'Acme app');
+      expect(created.code).toBe(0);
+      expect(created.stdout).toContain(`Created Verify service "Acme app" for ${projectId}/production`);
+      expect(created.stdout).toContain(`an APP-KEY of ${projectId}/production`);
+      const serviceSid = /ServiceSid\s+(VA[0-9a-f]{32})\n/.exec(created.stdout)?.[1];
+      const accountSid = /Account id\s+(AC[0-9a-f]{32})\s/.exec(created.stdout)?.[1];
+      const baseUrl = /Base URL\s+(\S+)\s+set as client\.verify\.baseUrl/.exec(created.stdout)?.[1];
+      expect({ serviceSid, accountSid, baseUrl }).toEqual({ serviceSid: expect.any(String), accountSid: expect.any(String), baseUrl: `http://localhost:${api.port}` });
+
+      const development = json<Service>(await local('verify-services', 'create', projectId, 'development', '--json'));
+      expect(development).toEqual({
+        serviceSid: expect.stringMatching(/^VA[0-9a-f]{32}$/),
+        accountSid: expect.stringMatching(/^AC[0-9a-f]{32}$/),
+        projectId,
+        environment: 'development',
+        friendlyName: `${projectId} development`,
+        createdAt: expect.any(String),
+        password: `an APP-KEY of ${projectId}/development`,
+        baseUrl: `http://localhost:${api.port}`,
+      });
+      expect(development.accountSid).not.toBe(accountSid); // each environment is its own account
+
+      const all = json<Service[]>(await local('verify-services', 'list', projectId, '--json'));
+      expect(all.map((s) => [s.environment, s.serviceSid, s.accountSid]).sort()).toEqual(
+        [['development', development.serviceSid, development.accountSid], ['production', serviceSid, accountSid]].sort(),
+      );
+      const production = await local('verify-services', 'list', projectId, 'production');
+      expect(production.stdout).toContain(serviceSid!);
+      expect(production.stdout).toContain('Acme app');
+      expect(production.stdout).not.toContain(development.serviceSid);
+      for (const output of [created.stdout, production.stdout, JSON.stringify(all)]) expect(output).not.toContain('og_');
+
+      // The twilio SDK with the printed account id, a production APP-KEY and the printed base URL: the whole Verify flow.
+      const client = twilio(accountSid!, key('production'));
+      client.verify.baseUrl = baseUrl!;
+      const verify = client.verify.v2.services(serviceSid!);
+      const to = `+91${uniqueIndianMobile()}`;
+      expect(await verify.verifications.create({ to, channel: 'sms' })).toMatchObject({ serviceSid, accountSid, to, status: 'pending' });
+      expect(await verify.verificationChecks.create({ to, code: await latestCode(to) })).toMatchObject({ status: 'approved', valid: true });
+
+      // The password must be a key of the service's own environment.
+      const other = twilio(accountSid!, key('development'));
+      other.verify.baseUrl = baseUrl!;
+      await expect(other.verify.v2.services(serviceSid!).verifications.create({ to, channel: 'sms' })).rejects.toMatchObject({ status: 401, code: 20003 });
+    } finally {
+      await api.close();
+    }
+  });
+
+  test('--help says what the password is and where the base URL goes; a missing environment or project, or a bad --name, is one clear line', async () => {
+    const help = await otpgate('verify-services', 'create', '--help');
+    expect(help.code).toBe(0);
+    expect(help.stdout).toContain('Usage: otpgate verify-services create <project> <env> [options]');
+    expect(help.stdout).toMatch(/APP-KEY/);
+    expect(help.stdout).toContain('client.verify.baseUrl');
+    expect(help.stdout).toContain('--name <text>');
+
+    const { projectId } = await createProject('--env', 'development');
+    const [missingEnv, listMissingEnv, missingProject, longName, noEnvArg, none] = await Promise.all([
+      spawned('verify-services', 'create', projectId, 'staging'),
+      otpgate('verify-services', 'list', projectId, 'staging'),
+      otpgate('verify-services', 'create', 'no-such-project', 'development'),
+      otpgate('verify-services', 'create', projectId, 'development', '--name', 'x'.repeat(31)),
+      otpgate('verify-services', 'create', projectId),
+      otpgate('verify-services', 'list', projectId),
+    ]);
+    expect(missingEnv.code).toBe(1);
+    expect(oneLineError(missingEnv)).toBe(`otpgate: ${projectId} has no environment staging (see otpgate envs list ${projectId})`);
+    expect(oneLineError(listMissingEnv)).toBe(`otpgate: ${projectId} has no environment staging (see otpgate envs list ${projectId})`);
+    expect(oneLineError(missingProject)).toContain('there is no project no-such-project');
+    expect(longName.code).toBe(2);
+    expect(oneLineError(longName)).toContain('--name must be 1 to 30 characters');
+    expect(noEnvArg.code).toBe(2);
+    expect(oneLineError(noEnvArg)).toMatch(/missing <env>.*otpgate verify-services create --help/);
+    expect(none.stdout).toContain(`${projectId} has no Verify services; create one with: npx otpgate verify-services create ${projectId} <env>`);
+    // Nothing was created by the failed commands.
+    expect(json<unknown[]>(await otpgate('verify-services', 'list', projectId, '--json'))).toEqual([]);
   });
 });

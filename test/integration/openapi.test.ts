@@ -3,6 +3,8 @@ import { readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import * as v from 'valibot';
 import { buildOpenApiDocument, describeRoutes, documentedErrors, type DescribedRoute } from '#core/openapi/document';
+import { runtime } from '#core/runtime';
+import { createVerifyService } from '#core/tenancy/verify-services';
 import { routes } from '#lib/routes';
 import { latestCode, newTenant, uniqueEmail, uniqueIndianMobile, uniqueUsMobile, type TestTenant } from '../support/harness';
 import { startTestApi } from '../support/local-api';
@@ -62,8 +64,9 @@ const expectDocumented = (entry: DescribedRoute, status: number, headers: Header
   if (!parsed.success) throw new Error(`${route.id} ${status}: the error is not as documented (codes ${codes.join(', ')}): ${v.summarize(parsed.issues)}\n${JSON.stringify(body)}`);
   const retryAfter = headers.get('retry-after');
   if (retryAfter !== null) {
-    const waits = group.filter((documented) => documented.error.headers['retry-after'] !== undefined).map((documented) => documented.error.code);
-    expect({ route: route.id, code: codeIn(body), documentedWithRetryAfter: waits.includes(codeIn(body) as string) }).toEqual({ route: route.id, code: codeIn(body), documentedWithRetryAfter: true });
+    // The code as the style's envelope shows it (Twilio Verify's are Twilio's numbers).
+    const waits = group.filter((documented) => documented.error.headers['retry-after'] !== undefined).map((documented) => codeIn(documented.body));
+    expect({ route: route.id, code: codeIn(body), documentedWithRetryAfter: waits.includes(codeIn(body)) }).toEqual({ route: route.id, code: codeIn(body), documentedWithRetryAfter: true });
   }
   errorsSeen.add(`${route.id} ${status} ${String(codeIn(body))}`);
 };
@@ -161,6 +164,81 @@ describe('every answer of the flows is as the document says', () => {
     expect((await verify(code)).status).toBe(200);
     expect((await verify(code)).status).toBe(404);
     expect((await send('POST', `/otp/${randomUUID()}/sendOTP`, { body: { mobileNumber }, headers: { 'X-API-KEY': tenant.appKey } })).body.code).toBe('otp_config_not_found');
+  });
+
+  describe('Twilio Verify: form bodies, HTTP Basic, errors in Twilio\'s shape', () => {
+    /** A form post or a GET as the twilio SDK sends them: Basic auth, form-encoded body. */
+    const verifyCall = async (method: 'GET' | 'POST', path: string, fields: Record<string, string> | undefined, auth: string | null, contentType = 'application/x-www-form-urlencoded') => {
+      const res = await fetch(`${origin}${path}`, {
+        method,
+        headers: {
+          ...(auth === null ? {} : { authorization: `Basic ${Buffer.from(auth).toString('base64')}` }),
+          ...(fields === undefined ? {} : { 'content-type': contentType }),
+        },
+        ...(fields === undefined ? {} : { body: contentType.includes('json') ? JSON.stringify(fields) : new URLSearchParams(fields).toString() }),
+      });
+      const body = (await res.json()) as Body;
+      expectDocumented(routeFor(method, path), res.status, res.headers, body);
+      return { status: res.status, body };
+    };
+    const serviceOf = async (t: TestTenant) => {
+      const service = await createVerifyService(runtime().repo, t);
+      const auth = `${service.accountSid}:${t.appKey}`;
+      const base = `/v2/Services/${service.serviceSid}`;
+      return {
+        create: (fields: Record<string, string>, as: string | null = auth, type?: string) => verifyCall('POST', `${base}/Verifications`, fields, as, type),
+        check: (fields: Record<string, string>) => verifyCall('POST', `${base}/VerificationCheck`, fields, auth),
+        fetch: (sid: string) => verifyCall('GET', `${base}/Verifications/${sid}`, undefined, auth),
+        update: (sid: string, fields: Record<string, string>) => verifyCall('POST', `${base}/Verifications/${sid}`, fields, auth),
+        accountSid: service.accountSid,
+        auth,
+      };
+    };
+
+    test('create, a wrong code (200 pending), the right one (200 approved), fetch, cancel, and 404 20404 after', async () => {
+      const verify = await serviceOf(tenant);
+      const to = `+91${uniqueIndianMobile()}`;
+      const created = await verify.create({ To: to, Channel: 'sms' });
+      expect(created).toMatchObject({ status: 201, body: { to, status: 'pending', valid: false } });
+      const code = await latestCode(to);
+      expect((await verify.check({ To: to, Code: wrong(code) })).body).toMatchObject({ status: 'pending', valid: false });
+      expect((await verify.check({ VerificationSid: created.body.sid, Code: code })).body).toMatchObject({ status: 'approved', valid: true });
+      expect((await verify.check({ To: to, Code: code })).body).toMatchObject({ code: 20404, status: 404 });
+      expect((await verify.fetch(created.body.sid)).body).toMatchObject({ sid: created.body.sid, status: 'approved' });
+
+      const email = uniqueEmail();
+      const pending = await verify.create({ To: email, Channel: 'email', Amount: '10 EUR', Payee: 'Acme' });
+      expect(pending.body).toMatchObject({ channel: 'email', amount: '10 EUR', payee: 'Acme' });
+      expect((await verify.update(pending.body.sid, { Status: 'canceled' })).body).toMatchObject({ status: 'canceled', valid: false });
+      expect((await verify.update(pending.body.sid, { Status: 'canceled' })).body.code).toBe(20404);
+      expect((await verify.fetch(`VE${'0'.repeat(32)}`)).status).toBe(404);
+    });
+
+    test("its errors: 401 20003, 400 60200 and 60223, and numbers Twilio refuses (400 60205, 403 60605)", async () => {
+      const open = await newTenant({ settings: { allowedCountries: ['IN', 'US'] } });
+      const verify = await serviceOf(open);
+      const { auth } = verify;
+      const to = `+91${uniqueIndianMobile()}`;
+      expect((await verify.create({ To: to, Channel: 'sms' }, null)).body.code).toBe(20003);
+      expect((await verify.create({ To: to, Channel: 'sms' }, `${verify.accountSid}:og_nope`)).body.code).toBe(20003);
+      expect((await verify.create({ Channel: 'sms' })).body).toMatchObject({ code: 60200, message: 'Invalid parameter `To`: To is required.' });
+      expect((await verify.create({ To: to, Channel: 'sms' }, auth, 'application/json')).body.code).toBe(60200);
+      expect((await verify.create({ To: to, Channel: 'call' })).body.code).toBe(60223);
+      expect((await verify.create({ To: 'not a number', Channel: 'sms' })).body.code).toBe(60200);
+      // Twilio's test numbers: a landline, and a region the account may not send to.
+      expect((await verify.create({ To: '+15005550009', Channel: 'sms' })).body).toMatchObject({ code: 60205, status: 400 });
+      expect((await verify.create({ To: '+15005550003', Channel: 'sms' })).body).toMatchObject({ code: 60605, status: 403 });
+      expect((await verify.check({ Code: '123456' })).body).toMatchObject({ code: 60200, status: 400 });
+      expect((await verify.update(`VE${'0'.repeat(32)}`, { Status: 'pending' })).body.code).toBe(60200);
+    });
+
+    test('with the default limits: a resend too soon is 429 20429 with Retry-After, another country 403 60410', async () => {
+      const verify = await serviceOf(await newTenant({ limits: 'defaults' }));
+      const to = `+91${uniqueIndianMobile()}`;
+      expect((await verify.create({ To: to, Channel: 'sms' })).status).toBe(201);
+      expect((await verify.create({ To: to, Channel: 'sms' })).body).toMatchObject({ code: 20429, status: 429 });
+      expect((await verify.create({ To: `+1${uniqueUsMobile()}`, Channel: 'sms' })).body).toMatchObject({ code: 60410, status: 403 });
+    });
   });
 
   test('the limits: 429 resend_too_soon with Retry-After and 403 country_not_allowed, as documented', async () => {

@@ -7,6 +7,7 @@ import { buildOpenApiDocument, describeRoutes, documentedErrors, narrowing, pack
 import { requestJsonSchema, responseJsonSchema } from '#core/openapi/json-schema';
 import { checkedInCode, coreErrorBody, type StyleDoc } from '#core/openapi/operations';
 import { styleDocs } from '#core/openapi/styles';
+import { TWILIO_ERRORS } from '#core/styles/twilio-verify';
 import { routes, type Route } from '#lib/routes';
 
 /**
@@ -28,9 +29,9 @@ describe('every route, described once', () => {
   });
 
   test('a route no style describes fails the build, naming the route and where to describe it', () => {
-    const extra: Route = { id: 'TwilioVerifyCheck', method: 'POST', path: '/v2/Services/{serviceSid}/VerificationCheck', entry: 'functions/x.ts', needs: [] };
+    const extra: Route = { id: 'PasskeyRegister', method: 'POST', path: '/auth/{projectId}/{environment}/passkey/register', entry: 'functions/x.ts', needs: [] };
     expect(() => buildOpenApiDocument({ routes: [...routes, extra] })).toThrow(
-      /route TwilioVerifyCheck \(POST \/v2\/Services\/\{serviceSid\}\/VerificationCheck\) has no OpenAPI operation: describe it in its style's \*-openapi\.ts/,
+      /route PasskeyRegister \(POST \/auth\/\{projectId\}\/\{environment\}\/passkey\/register\) has no OpenAPI operation: describe it in its style's \*-openapi\.ts/,
     );
   });
 
@@ -266,7 +267,8 @@ describe('every error, in each style\'s envelope', () => {
   test('every route documents 500 internal_error and 503 timeout', () => {
     for (const { operation } of operations) {
       expect(codesAt(operation.operationId, 500)).toEqual(['internal_error']);
-      expect(codesAt(operation.operationId, 503)).toEqual(['timeout']);
+      // Twilio Verify answers a provider failure with its retryable 503 20503, not 502.
+      expect(codesAt(operation.operationId, 503)).toEqual(operation.operationId === 'TwilioVerifyCreate' ? ['delivery_failed', 'timeout'] : ['timeout']);
     }
   });
 
@@ -405,6 +407,68 @@ test('a new style slots in with one module: its own route, security scheme, form
   expect(() =>
     buildOpenApiDocument({ routes: [...routes, route], styles: [...styleDocs, { ...style, securitySchemes: {} }] }),
   ).toThrow(/security scheme basicAuth, which no style defines/);
+});
+
+describe('Twilio Verify: form bodies, Basic auth, and errors with the codes of its error table', () => {
+  const verifyOps = operations.filter(({ path }) => path.startsWith('/v2/Services/{ServiceSid}/'));
+  const enumAt = (id: string, status: number): number[] => {
+    const schema = verifyOps.find(({ operation }) => operation.operationId === id)!.operation.responses[String(status)].content['application/json'].schema;
+    return schema.allOf[1].properties.code.enum;
+  };
+
+  test('the four routes, form-encoded where they take a body, behind HTTP Basic', () => {
+    expect(verifyOps.map(({ method, path }) => `${method.toUpperCase()} ${path}`).sort()).toEqual([
+      'GET /v2/Services/{ServiceSid}/Verifications/{Sid}',
+      'POST /v2/Services/{ServiceSid}/VerificationCheck',
+      'POST /v2/Services/{ServiceSid}/Verifications',
+      'POST /v2/Services/{ServiceSid}/Verifications/{Sid}',
+    ]);
+    expect(document.components.securitySchemes.twilioBasicAuth).toMatchObject({ type: 'http', scheme: 'basic' });
+    for (const { method, operation } of verifyOps) {
+      expect(operation.security).toEqual([{ twilioBasicAuth: [] }]);
+      if (method === 'post') expect(Object.keys(operation.requestBody.content)).toEqual(['application/x-www-form-urlencoded']);
+    }
+    const create = document.components.schemas.TwilioVerifyCreateRequest;
+    expect(create.required).toEqual(['To', 'Channel']);
+    expect(create.properties.Channel.enum).toEqual(['sms', 'whatsapp', 'email']);
+    expect(create.properties.DeviceIp.anyOf).toEqual([{ format: 'ipv4' }, { format: 'ipv6' }]);
+    expect(document.components.schemas.TwilioVerifyUpdateRequest.properties.Status.enum).toEqual(['canceled', 'approved']);
+  });
+
+  test("every error is Twilio's shape with a Twilio code, never an otpgate code, and its status repeated in the body", () => {
+    for (const { operation } of verifyOps) {
+      for (const [status, response] of Object.entries(operation.responses as Json)) {
+        if (Number(status) < 400) continue;
+        for (const example of Object.values(response.content['application/json'].examples as Json)) {
+          expect(example.value).toEqual({ code: expect.any(Number), message: expect.any(String), more_info: `https://www.twilio.com/docs/errors/${example.value.code}`, status: Number(status) });
+          expect(enumAt(operation.operationId, Number(status))).toContain(example.value.code);
+        }
+      }
+    }
+  });
+
+  test('each status lists the Twilio codes its otpgate errors map to, including the refused-number and per-IP answers', () => {
+    expect(enumAt('TwilioVerifyCreate', 400).sort()).toEqual([60200, 60205, 60223]);
+    expect(enumAt('TwilioVerifyCreate', 403).sort()).toEqual([60204, 60410, 60605]);
+    expect(enumAt('TwilioVerifyCreate', 429).sort()).toEqual([20429, 60203, 60212]);
+    expect(enumAt('TwilioVerifyCreate', 503)).toEqual([20503]);
+    expect(enumAt('TwilioVerifyCheck', 404)).toEqual([20404]);
+    expect(enumAt('TwilioVerifyCheck', 429)).toEqual([60202]);
+    for (const { operation } of verifyOps) {
+      expect(enumAt(operation.operationId, 401)).toEqual([20003]);
+      expect(enumAt(operation.operationId, 500)).toEqual([20500]);
+      if (operation.operationId !== 'TwilioVerifyCreate') expect(enumAt(operation.operationId, 404)).toEqual([20404]);
+    }
+    // Together the routes document every code of the style's error table.
+    const documented = new Set(verifyOps.flatMap(({ operation }) => Object.keys(operation.responses).filter((s) => Number(s) >= 400).flatMap((s) => enumAt(operation.operationId, Number(s)))));
+    for (const { code } of Object.values(TWILIO_ERRORS)) expect(documented).toContain(code);
+    // A wrong code at a status fails the schema.
+    const create400 = verifyOps.find(({ operation }) => operation.operationId === 'TwilioVerifyCreate')!.operation.responses['400'].content['application/json'].schema;
+    const body = { code: 60223, message: 'x', more_info: 'https://www.twilio.com/docs/errors/60223', status: 400 };
+    expect(validate(create400, body)).toEqual([]);
+    expect(validate(create400, { ...body, code: 60202 })).not.toEqual([]);
+    expect(validate(create400, { ...body, code: 'channel_disabled' })).not.toEqual([]);
+  });
 });
 
 test('documentedErrors gives each error the status its style answers it with', () => {

@@ -1,7 +1,7 @@
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { ApiError, errors } from '#core/errors';
 import { createVerificationBody, parse, updateVerificationBody, verificationCheckBody } from '#core/styles/twilio-verify-schemas';
-import { twilioCodeFor, twilioVerifyError, verifyErrors } from '#core/styles/twilio-verify';
+import { twilioAnswersOf, twilioCodeFor, twilioVerifyError, verifyErrors } from '#core/styles/twilio-verify';
 
 /** The Twilio Verify style's one error table: what each otpgate error becomes in Twilio's shape. */
 
@@ -87,6 +87,29 @@ describe("otpgate's errors in Twilio's shape", () => {
     expect(twilioCodeFor(refused(21614))).toMatchObject({ code: 60205, status: 400 });
     expect(twilioCodeFor(refused(21408))).toMatchObject({ code: 60605, status: 403 });
     expect(twilioCodeFor(refused(21610))).toMatchObject({ code: 20503, status: 503 });
+  });
+
+  test('twilioAnswersOf (what the OpenAPI document lists) holds every answer an error of that code gets, whatever its details', () => {
+    const refused = (code: number) => errors.deliveryFailed('sms', Object.assign(new Error('refused'), { code }));
+    const samples = [
+      errors.missingAppKey(),
+      errors.invalidRequest('x', 'To'),
+      errors.countryNotAllowed(),
+      errors.tooManyRequests(60),
+      errors.tooManyRequests(60, 'codes requested from this network'),
+      errors.tooManyFailures(60),
+      errors.otpExpired(),
+      refused(21211),
+      refused(21614),
+      refused(21408),
+      refused(21610),
+      errors.timeout(),
+      errors.internal(),
+      verifyErrors.channelDisabled('sna'),
+      verifyErrors.concurrent(),
+    ];
+    for (const error of samples) expect({ code: error.code, answers: twilioAnswersOf(error.code) }).toEqual({ code: error.code, answers: expect.arrayContaining([twilioCodeFor(error)]) });
+    expect(twilioAnswersOf('user_exists')).toEqual([]);
   });
 });
 

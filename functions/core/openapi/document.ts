@@ -114,7 +114,8 @@ const exampleEvent = (route: Route, operation: OperationDoc): HttpEvent => {
 };
 
 export interface DocumentedError {
-  readonly name: ErrorName;
+  /** The key in errors.ts, or the code of a style's own error. */
+  readonly name: string;
   readonly error: ApiError;
   /** The status and body the style answers the error with. */
   readonly status: number;
@@ -128,9 +129,10 @@ export interface DocumentedError {
  */
 export const documentedErrors = ({ route, style, operation }: DescribedRoute): Map<number, DocumentedError[]> => {
   const byStatus = new Map<number, DocumentedError[]>();
-  const names = [...new Set<ErrorName>([...operation.errors, ...ALWAYS])];
-  for (const name of names) {
-    const error = sampleErrors[name]();
+  const entries = [...new Set<ErrorName | ApiError>([...operation.errors, ...ALWAYS])];
+  for (const entry of entries) {
+    const error = typeof entry === 'string' ? sampleErrors[entry]() : entry;
+    const name = typeof entry === 'string' ? entry : entry.code;
     const answer = style.formatError(error, exampleEvent(route, operation));
     const status = answer.statusCode ?? 200;
     const raw = JSON.parse(answer.body ?? 'null') as Record<string, unknown>;

@@ -10,6 +10,7 @@ import type { AnySchema } from '#core/openapi/operations';
  *   not as the string the handler goes on with.
  * - `trim` is a transformation the converter refuses. The rules after it (a pattern) are
  *   documented as they are, with a note that surrounding whitespace is ignored.
+ * - `ip` (IPv4 or IPv6) has no format of its own: it is documented as either of the two.
  * - Response bodies are strict objects, so that tests parsing real answers fail on a field the
  *   document does not list; the published schema leaves objects open (no
  *   `additionalProperties: false`), so clients built from it tolerate a field added later.
@@ -32,7 +33,11 @@ const withNote = (schema: JsonSchema, note: string): JsonSchema => ({
 const base: ConversionConfig = {
   target: 'draft-2020-12',
   errorMode: 'throw',
-  overrideAction: ({ valibotAction, jsonSchema }) => (valibotAction.type === 'trim' ? withNote(jsonSchema, TRIM_NOTE) : undefined),
+  overrideAction: ({ valibotAction, jsonSchema }) => {
+    if (valibotAction.type === 'trim') return withNote(jsonSchema, TRIM_NOTE);
+    if (valibotAction.type === 'ip') return { ...jsonSchema, anyOf: [{ format: 'ipv4' }, { format: 'ipv6' }] };
+    return undefined;
+  },
 };
 
 // Keywords whose value is a map of names to schemas, a list of schemas, or one schema; the rest hold data (enum, const, examples).

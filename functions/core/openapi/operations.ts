@@ -1,5 +1,5 @@
 import * as v from 'valibot';
-import type { errors } from '#core/errors';
+import type { ApiError, errors } from '#core/errors';
 import type { ErrorFormatter } from '#core/http/route';
 import { MAX_CODE_LENGTH, MIN_CODE_LENGTH } from '#core/otp/codes';
 
@@ -60,9 +60,11 @@ export interface OperationDoc {
   /**
    * The errors this route can answer besides `timeout` and `internal`, which every route's chain
    * can answer and the generator adds. Statuses come from the errors themselves, passed through
-   * the style's formatter (a style may answer a code with another status).
+   * the style's formatter (a style may answer a code with another status). An entry is a key of
+   * `errors` (answered as its sample in error-catalogue.ts) or an ApiError of the style's own: an
+   * error only that style has, or a core error whose cause its formatter answers differently.
    */
-  readonly errors: readonly ErrorName[];
+  readonly errors: readonly (ErrorName | ApiError)[];
 }
 
 /** What one error response narrows the style's envelope to; absent for the envelope itself (a component of the document). */

@@ -1,5 +1,6 @@
 import type { StyleDoc } from '#core/openapi/operations';
 import { mobileEmailOpenApi } from '#core/styles/mobile-email-openapi';
+import { twilioVerifyOpenApi } from '#core/styles/twilio-verify-openapi';
 import { verificationIdOpenApi } from '#core/styles/verification-id-openapi';
 import { whatsappOtpOpenApi } from '#core/styles/whatsapp-otp-openapi';
 import { tokensOpenApi } from '#core/tokens/tokens-openapi';
@@ -9,4 +10,4 @@ import { tokensOpenApi } from '#core/tokens/tokens-openapi';
  * <style>-openapi.ts module beside its schemas and one line here; a route of lib/routes.ts that no
  * style describes fails `npm run openapi` and the tests, naming the route.
  */
-export const styleDocs: readonly StyleDoc[] = [mobileEmailOpenApi, verificationIdOpenApi, whatsappOtpOpenApi, tokensOpenApi];
+export const styleDocs: readonly StyleDoc[] = [mobileEmailOpenApi, verificationIdOpenApi, whatsappOtpOpenApi, twilioVerifyOpenApi, tokensOpenApi];

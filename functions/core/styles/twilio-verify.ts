@@ -151,6 +151,7 @@ const REFUSED_NUMBERS: Readonly<Record<number, TwilioCode>> = {
 
 /** The engine's message for the identifier's send window; its per-IP limit says "from this network". */
 const IDENTIFIER_SEND_WINDOW = errors.tooManyRequests(1).message;
+const PER_IP_LIMIT: TwilioCode = { code: 20429, status: 429 };
 
 const byStatus = (status: number): TwilioCode => {
   if (status >= 500) return TWILIO_ERRORS.internal_error!;
@@ -163,9 +164,19 @@ export const twilioCodeFor = (error: ApiError): TwilioCode => {
     const refused = (error.cause as { code?: unknown } | undefined)?.code;
     if (typeof refused === 'number' && REFUSED_NUMBERS[refused]) return REFUSED_NUMBERS[refused];
   }
-  if (error.code === 'too_many_requests' && error.message !== IDENTIFIER_SEND_WINDOW) return { code: 20429, status: 429 };
+  if (error.code === 'too_many_requests' && error.message !== IDENTIFIER_SEND_WINDOW) return PER_IP_LIMIT;
   return TWILIO_ERRORS[error.code] ?? byStatus(error.status);
 };
+
+/**
+ * Every Twilio answer an otpgate error code can get on these routes, whatever the error's details
+ * (its message, its cause): what the OpenAPI document lists. Empty for a code the table lacks.
+ */
+export const twilioAnswersOf = (code: string): TwilioCode[] => [
+  ...(TWILIO_ERRORS[code] === undefined ? [] : [TWILIO_ERRORS[code]]),
+  ...(code === 'too_many_requests' ? [PER_IP_LIMIT] : []),
+  ...(code === 'delivery_failed' ? Object.values(REFUSED_NUMBERS) : []),
+];
 
 /** Twilio's error shape, `{"code","message","more_info","status"}`, whatever went wrong. */
 export const twilioVerifyError: ErrorFormatter = (error, event) => {
@@ -188,12 +199,14 @@ export const twilioVerifyError: ErrorFormatter = (error, event) => {
 // ---------------------------------------------------------------------------------------------
 // Addresses and delivery.
 
+/** The core's messages name its own fields (mobile, email); this API has one address parameter, To. */
+export const aboutTo = (error: ApiError): ApiError =>
+  error.code === 'invalid_mobile' || error.code === 'invalid_email'
+    ? new ApiError(error.status, error.code, error.message.replace(/\b(mobile|email|country_code)\b/g, 'To'), { field: 'To', cause: error })
+    : error;
+
 const rename = (error: unknown): never => {
-  // The core's messages name its own fields (mobile, email); this API has one address parameter, To.
-  if (error instanceof ApiError && (error.code === 'invalid_mobile' || error.code === 'invalid_email')) {
-    throw new ApiError(error.status, error.code, error.message.replace(/\b(mobile|email|country_code)\b/g, 'To'), { field: 'To', cause: error });
-  }
-  throw error;
+  throw error instanceof ApiError ? aboutTo(error) : error;
 };
 
 const phoneOf = (to: string, policy: Tenant['settings']): Identity => {

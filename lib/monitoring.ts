@@ -22,7 +22,7 @@ import type { ILogGroup } from 'aws-cdk-lib/aws-logs';
 import { Topic } from 'aws-cdk-lib/aws-sns';
 import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Construct } from 'constructs';
-import { CHANNELS, METRIC, METRIC_NAMESPACE, VERIFY_OUTCOMES, type LimitName, type SendOutcome, type VerifyOutcome } from '#core/observability/metric-names';
+import { CHANNELS, LIMIT_NAMES, METRIC, METRIC_NAMESPACE, VERIFY_OUTCOMES, type LimitName, type SendOutcome, type VerifyOutcome } from '#core/observability/metric-names';
 import type { Route } from './routes';
 
 /** When the alarms go off. Rates are percentages; each has a floor of traffic below which it stays quiet. */
@@ -337,7 +337,7 @@ export class Monitoring extends Construct {
       new GraphWidget({
         title: 'Limit hits (requests refused by an abuse limit)',
         width: 12,
-        left: (['resend_cooldown', 'identifier_sends', 'ip_sends', 'spend_cap', 'failed_verifications', 'consecutive_failures', 'code_attempts'] as const).map((limit) =>
+        left: LIMIT_NAMES.map((limit) =>
           limitHits(limit).with({ label: limit }),
         ),
       }),

@@ -40,6 +40,14 @@ export interface OtpGateStackProps extends StackProps {
 
 const defaultThrottle = { rateLimit: 50, burstLimit: 100 };
 
+/** A resource ARN as cdk-nag names it in a finding id: pseudo parameters as `<AWS::Region>`, literals as they are. */
+const nagResource = (stack: Stack, arn: string): string => {
+  const resolved: unknown = stack.resolve(arn);
+  if (typeof resolved === 'string') return resolved;
+  const [separator, parts] = (resolved as { 'Fn::Join': [string, unknown[]] })['Fn::Join'];
+  return parts.map((part) => (typeof part === 'string' ? part : `<${(part as { Ref: string }).Ref}>`)).join(separator);
+};
+
 /** The API access log line (JSON; every value quoted, since a missing one is written as "-"). */
 export const ACCESS_LOG_FIELDS = {
   requestId: '$context.requestId',
@@ -127,6 +135,16 @@ export class OtpGateStack extends Stack {
       );
     }
 
+    // A project's own Twilio account lives in `${prefix}projects/<id>/twilio`, written by the CLI; the
+    // senders may read those secrets and no others (the suffix wildcard covers Secrets Manager's random suffix).
+    const projectSecretPrefix = `otpgate/${this.stackName}/`;
+    const projectSecretsArn = this.formatArn({ service: 'secretsmanager', resource: 'secret', resourceName: `${projectSecretPrefix}projects/*`, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
+    const readProjectSecrets = new PolicyStatement({
+      effect: Effect.ALLOW,
+      actions: ['secretsmanager:GetSecretValue'],
+      resources: [projectSecretsArn],
+    });
+
     // SES authorises SendEmail against both the address identity and its domain identity,
     // whichever is verified; the condition pins the From address either way.
     const sendEmail = new PolicyStatement({
@@ -151,6 +169,12 @@ export class OtpGateStack extends Stack {
         fn.addEnvironment('SIGNING_KEY_SECRET_ID', signingKey.secretArn);
       },
       'send:sms': (fn) => {
+        fn.addToRolePolicy(readProjectSecrets);
+        Validations.of(fn.role!).acknowledge({
+          id: `AwsSolutions::AwsSolutions-IAM5[Resource::${nagResource(this, projectSecretsArn)}]`,
+          reason: "Projects' own Twilio secrets are created after deployment (by the CLI, one per project), so their names are known only by prefix: the wildcard covers exactly `otpgate/<stack>/projects/*` and GetSecretValue.",
+        });
+        fn.addEnvironment('PROJECT_SECRET_PREFIX', projectSecretPrefix);
         if (!twilio) return;
         twilio.grantRead(fn);
         fn.addEnvironment('TWILIO_SECRET_ID', twilio.secretName);
@@ -223,6 +247,8 @@ export class OtpGateStack extends Stack {
     new CfnOutput(this, 'TableName', { value: table.tableName });
     new CfnOutput(this, 'PepperSecretArn', { value: pepper.secretArn });
     new CfnOutput(this, 'SigningKeySecretArn', { value: signingKey.secretArn });
+    // Read by `npx otpgate twilio set --stack`, so the CLI and the functions agree on the names.
+    new CfnOutput(this, 'ProjectSecretPrefix', { value: projectSecretPrefix });
     new CfnOutput(this, 'DashboardName', { value: monitoring.dashboard.dashboardName });
     new CfnOutput(this, 'AlarmTopicArn', { value: monitoring.topic.topicArn });
   }

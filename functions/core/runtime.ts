@@ -11,6 +11,7 @@ import { createIdentityStore, type IdentityStore } from '#core/store/identities'
 import { createRepository, type Repository, type TenantRef } from '#core/store/repository';
 import { cached, fileSecrets, requiredSecret, secretsManagerSecrets, type SecretSource } from '#core/secrets';
 import { createSessionStore } from '#core/store/sessions';
+import { createVerificationStore, type VerificationStore } from '#core/store/verifications';
 import type { SigningKey } from '#core/tokens/access-tokens';
 import { createSessions, type Sessions } from '#core/tokens/sessions';
 import { createTenantKeys } from '#core/tokens/signing-keys';
@@ -41,6 +42,8 @@ export interface Runtime {
   readonly engine: Engine;
   /** OTP outcomes as CloudWatch metrics (EMF lines in the log). */
   readonly metrics: OtpMetrics;
+  /** What the Twilio Verify API shows of its verifications. */
+  readonly verifications: VerificationStore;
 }
 
 export const createRuntime = (config: Config = loadConfig()): Runtime => {
@@ -74,6 +77,7 @@ export const createRuntime = (config: Config = loadConfig()): Runtime => {
     keyTenants: createKeyTenantResolver(repo, config.defaultCountryCode),
     engine: createEngine({ identities, counters, pepper, metrics }),
     metrics,
+    verifications: createVerificationStore(doc, config.tableName),
   };
 };
 

@@ -239,9 +239,9 @@ describe('dashboard', () => {
 });
 
 describe('cdk-nag AwsSolutions checks', () => {
-  const checked = (configure: (stack: OtpGateStack) => void = () => undefined) => {
+  const checked = (configure: (stack: OtpGateStack) => void = () => undefined, env?: { account: string; region: string }) => {
     const app = newApp();
-    const stack = new OtpGateStack(app, 'Nag', { senderEmail: 'codes@mail.example.org', defaultCountryCode: '+91', twilioSecretName: 'otpgate/twilio', alarmEmail: 'ops@example.org' });
+    const stack = new OtpGateStack(app, 'Nag', { env, senderEmail: 'codes@mail.example.org', defaultCountryCode: '+91', twilioSecretName: 'otpgate/twilio', alarmEmail: 'ops@example.org' });
     configure(stack);
     Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
     return { app, stack };
@@ -252,12 +252,17 @@ describe('cdk-nag AwsSolutions checks', () => {
     expect(() => app.synth()).not.toThrow();
   });
 
+  test('nor when deployed to a concrete account and region (ARNs then carry literals, not pseudo parameters)', () => {
+    const { app } = checked(undefined, { account: '123456789012', region: 'eu-west-1' });
+    expect(() => app.synth()).not.toThrow();
+  });
+
   test('would report one: an SNS topic that allows plain HTTP fails the synthesis, named', () => {
     const { app } = checked((stack) => void new Topic(stack, 'Unsafe'));
     expect(() => app.synth()).toThrow(/Nag\/Unsafe[\s\S]*AwsSolutions-SNS3/);
   });
 
-  test('every acknowledgment says why, and only the findings the issue names (plus X-Ray\'s wildcard and the alarm topic\'s key) are acknowledged', () => {
+  test('every acknowledgment says why, and only the findings the issue names (plus X-Ray\'s wildcard, projects\' Twilio secrets by prefix and the alarm topic\'s key) are acknowledged', () => {
     const { stack } = checked();
     const acknowledged = stack.node
       .findAll()
@@ -266,7 +271,8 @@ describe('cdk-nag AwsSolutions checks', () => {
     const rules = acknowledged.flatMap((data) => Object.entries(data).map(([id, reason]) => ({ id: id.replace(/^AwsSolutions::/, ''), reason })));
     expect(rules.length).toBeGreaterThan(0);
     for (const rule of rules) expect(rule.reason.length).toBeGreaterThan(40);
-    expect(new Set(rules.map((r) => r.id))).toEqual(new Set(['AwsSolutions-APIG4', 'AwsSolutions-SMG4', 'AwsSolutions-IAM5[Resource::*]', 'AwsSolutions-SNS2']));
+    const projectSecrets = 'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:secretsmanager:<AWS::Region>:<AWS::AccountId>:secret:otpgate/Nag/projects/*]';
+    expect(new Set(rules.map((r) => r.id))).toEqual(new Set(['AwsSolutions-APIG4', 'AwsSolutions-SMG4', 'AwsSolutions-IAM5[Resource::*]', 'AwsSolutions-SNS2', projectSecrets]));
     expect(rules.filter((r) => r.id === 'AwsSolutions-APIG4')).toHaveLength(routes.length);
   });
 });

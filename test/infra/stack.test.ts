@@ -106,6 +106,17 @@ describe('functions and routes come from the route table', () => {
     }
   });
 
+  test("the Twilio Verify style is served at Twilio's paths, exactly as Twilio writes them (HTTP API paths are case-sensitive)", () => {
+    for (const routeKey of [
+      'POST /v2/Services/{ServiceSid}/Verifications',
+      'POST /v2/Services/{ServiceSid}/VerificationCheck',
+      'GET /v2/Services/{ServiceSid}/Verifications/{Sid}',
+      'POST /v2/Services/{ServiceSid}/Verifications/{Sid}',
+    ]) {
+      withoutTwilio.template.hasResourceProperties('AWS::ApiGatewayV2::Route', { RouteKey: routeKey });
+    }
+  });
+
   test('no routes beyond the table', () => {
     template.resourceCountIs('AWS::ApiGatewayV2::Route', routes.length);
   });
@@ -306,10 +317,49 @@ describe('least privilege: each function gets exactly what its route needs', () 
     expect(actionsFor(withTwilio, routeNamed('WhatsappVerifyOtp'))).not.toContain('ses:SendEmail');
   });
 
+  test('Twilio Verify: only create sends (SMS, WhatsApp, email); check reads the pepper; fetch only reads; cancel writes without the pepper; none signs', () => {
+    const create = routeNamed('TwilioVerifyCreate');
+    expect(touches(withTwilio, create, twilioSecretName)).toBe(true);
+    expect(actionsFor(withTwilio, create)).toContain('ses:SendEmail');
+    expect(touches(withTwilio, create, pepperOf(withTwilio))).toBe(true);
+    const check = routeNamed('TwilioVerifyCheck');
+    expect(touches(withTwilio, check, pepperOf(withTwilio))).toBe(true);
+    expect(touches(withTwilio, check, twilioSecretName)).toBe(false);
+    expect(actionsFor(withTwilio, check)).not.toContain('ses:SendEmail');
+    const fetch = routeNamed('TwilioVerifyFetch');
+    expect(actionsFor(withTwilio, fetch)).toContain('dynamodb:GetItem');
+    expect(actionsFor(withTwilio, fetch)).not.toContain('dynamodb:UpdateItem');
+    expect(touches(withTwilio, fetch, pepperOf(withTwilio))).toBe(false);
+    const update = routeNamed('TwilioVerifyUpdate');
+    expect(actionsFor(withTwilio, update)).toContain('dynamodb:UpdateItem');
+    expect(touches(withTwilio, update, pepperOf(withTwilio))).toBe(false);
+    expect(touches(withTwilio, update, twilioSecretName)).toBe(false);
+    for (const route of [create, check, fetch, update]) expect(touches(withTwilio, route, signingKeyOf(withTwilio))).toBe(false);
+  });
+
   test.each(routes)('$id: no Twilio access at all while the secret is not configured', (route) => {
     expect(environmentOf(withoutTwilio, route)).not.toHaveProperty('TWILIO_SECRET_ID');
     expect(actionsFor(withoutTwilio, route).filter((a) => a.startsWith('secretsmanager:')).length > 0)
       .toBe(needs(route, 'secret:pepper') || needs(route, 'secret:signing-key'));
+  });
+
+  test.each(routes)("$id: projects' own Twilio secrets (otpgate/<stack>/projects/*) only if it sends SMS or WhatsApp", (route) => {
+    for (const synthed of [withTwilio, withoutTwilio]) {
+      const env = environmentOf(synthed, route);
+      const projectSecrets = statementsFor(synthed, route).filter((s) => JSON.stringify(s.Resource).includes(':secret:otpgate/Test/'));
+      if (!needs(route, 'send:sms') && !needs(route, 'send:whatsapp')) {
+        expect(projectSecrets).toEqual([]);
+        expect(env).not.toHaveProperty('PROJECT_SECRET_PREFIX');
+        continue;
+      }
+      expect(env.PROJECT_SECRET_PREFIX).toBe('otpgate/Test/');
+      expect(projectSecrets).toHaveLength(1);
+      expect(projectSecrets[0]!.Action).toBe('secretsmanager:GetSecretValue');
+      const resources = [projectSecrets[0]!.Resource].flat();
+      expect(resources).toHaveLength(1);
+      // arn:<partition>:secretsmanager:<region>:<account>:secret:otpgate/Test/projects/*, nothing wider.
+      expect(JSON.stringify(resources[0])).toMatch(/:secretsmanager:.*:secret:otpgate\/Test\/projects\/\*"\]\]\}$/);
+    }
   });
 
   test('no statement grants on every resource, but X-Ray\'s two write actions (which take no resource)', () => {
@@ -353,6 +403,8 @@ describe('HTTP API', () => {
       });
     }
     expect(nameAt.get('/otp/*')).toBe('otpId');
+    expect(nameAt.get('/v2/Services/*')).toBe('ServiceSid');
+    expect(nameAt.get('/v2/Services/{ServiceSid}/Verifications/*')).toBe('Sid');
   });
 
   test('CORS origins can be narrowed', () => {
@@ -377,5 +429,7 @@ describe('HTTP API', () => {
     for (const name of ['ApiUrl', 'TableName', 'PepperSecretArn', 'SigningKeySecretArn', 'DashboardName', 'AlarmTopicArn']) {
       withoutTwilio.template.hasOutput(name, {});
     }
+    // What `otpgate twilio set --stack` names projects' secrets with.
+    withoutTwilio.template.hasOutput('ProjectSecretPrefix', { Value: 'otpgate/Test/' });
   });
 });

@@ -73,7 +73,9 @@ export const event = (
 export const lambdaContext = {
   functionName: 'test',
   awsRequestId: 'test',
-  getRemainingTimeInMillis: () => 10_000,
+  // Longer than a deployed function's 10 s: these tests are about outcomes under concurrency, not the
+  // deadline, and a slow CI machine must not turn a burst of 50 requests into middy's early 503s.
+  getRemainingTimeInMillis: () => 60_000,
 } as unknown as Context;
 
 export type Handler = (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyStructuredResultV2>;

@@ -1,7 +1,7 @@
 import { SendEmailCommand, SESv2Client } from '@aws-sdk/client-sesv2';
 import { requireValue, type Config } from '#core/config';
 import type { Sender } from '#core/otp/engine';
-import { emailContent } from '#core/delivery/messages';
+import { emailContent, emailFrom } from '#core/delivery/messages';
 import { traced } from '#core/observability/tracing';
 
 export const sesEmailSender =
@@ -11,7 +11,7 @@ export const sesEmailSender =
     const { subject, text } = emailContent(message);
     await client.send(
       new SendEmailCommand({
-        FromEmailAddress: from,
+        FromEmailAddress: emailFrom(message.settings, from),
         Destination: { ToAddresses: [message.identity.address] },
         Content: {
           Simple: {

@@ -9,6 +9,7 @@ import { annotateTrace, withTracing } from '#core/observability/tracing';
 import { NAME_PATTERN } from '#core/tenancy/projects';
 import type { Repository } from '#core/store/repository';
 import { resolveSettings } from '#core/tenancy/settings';
+import { cachedKeyLookup, keyIsLive, type KeyCacheOptions } from '#core/tenancy/key-cache';
 
 export type HttpEvent = APIGatewayProxyEventV2;
 export type HttpResult = APIGatewayProxyStructuredResultV2;
@@ -80,6 +81,25 @@ export const jsonBody = (options: { optional?: boolean } = {}): MiddlewareObj<Ht
   },
 });
 
+/**
+ * Parses an application/x-www-form-urlencoded body, as Twilio's APIs take them: every value a
+ * string, a repeated name its last value, no body no fields. Another content type with a body is
+ * the client's 400 (a JSON body read as a form would only yield nonsense names).
+ */
+export const formBody = (): MiddlewareObj<HttpEvent, HttpResult> => ({
+  before: async function formBodyBefore(request) {
+    const { event } = request;
+    // API Gateway's HTTP APIs hand form bodies over base64-encoded.
+    const text = (event.isBase64Encoded && event.body ? Buffer.from(event.body, 'base64').toString('utf8') : event.body) ?? '';
+    const type = (event.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+    if (text.trim() !== '' && type !== '' && type !== 'application/x-www-form-urlencoded') {
+      throw errors.invalidRequest('The request body must be form-encoded (Content-Type: application/x-www-form-urlencoded).');
+    }
+    // fromEntries defines own properties, so a field named __proto__ is just a field.
+    (event as { parsedBody?: unknown }).parsedBody = Object.fromEntries(new URLSearchParams(text));
+  },
+});
+
 export const parsedBody = (event: HttpEvent): Record<string, unknown> =>
   (event as { parsedBody?: Record<string, unknown> }).parsedBody ?? {};
 
@@ -120,40 +140,46 @@ const keyOf = (event: HttpEvent): string => {
  * An APP-KEY opens exactly one project and environment. The key is looked up by its hash; a key of
  * another project or environment, or a path no project can have, is rejected exactly like an
  * unknown key, so these routes tell a caller without a key nothing about which projects exist.
+ * Keys are cached per container for KEY_CACHE_TTL_MS (a revoked key dies within it); the project,
+ * and so its settings, is read on every request.
  */
-export const createTenantResolver =
-  (repo: Repository, defaultCountryCode: string): TenantResolver =>
-  async (event) => {
+export const createTenantResolver = (repo: Repository, defaultCountryCode: string, cache: KeyCacheOptions = {}): TenantResolver => {
+  const findAppKey = cachedKeyLookup(repo.findAppKey, cache);
+  const now = cache.now ?? Date.now;
+  return async (event) => {
     const { projectId, environment } = pathOf(event);
     const appKey = keyOf(event);
     if (!isTenantName({ projectId, environment })) throw errors.invalidAppKey();
-    const [key, project] = await Promise.all([repo.findAppKey(hashAppKey(appKey)), repo.findProject(projectId)]);
-    if (!key || !project || key.projectId !== projectId || key.environment !== environment) throw errors.invalidAppKey();
+    const [key, project] = await Promise.all([findAppKey(hashAppKey(appKey)), repo.findProject(projectId)]);
+    if (!key || !project || key.projectId !== projectId || key.environment !== environment || !keyIsLive(key, now())) throw errors.invalidAppKey();
     return { projectId, environment, settings: resolveSettings(project.settings, defaultCountryCode, environment) };
   };
+};
 
 /**
  * For styles whose URLs name no project (`x-api-key` / `X-API-KEY` alone): the key picks the
- * project and environment. Same hashing and the same answer for every kind of wrong key.
+ * project and environment. Same hashing, the same key cache and the same answer for every kind of wrong key.
  */
-export const createKeyTenantResolver =
-  (repo: Repository, defaultCountryCode: string): TenantResolver =>
-  async (event) => {
-    const key = await repo.findAppKey(hashAppKey(keyOf(event)));
-    const project = key ? await repo.findProject(key.projectId) : undefined;
+export const createKeyTenantResolver = (repo: Repository, defaultCountryCode: string, cache: KeyCacheOptions = {}): TenantResolver => {
+  const findAppKey = cachedKeyLookup(repo.findAppKey, cache);
+  const now = cache.now ?? Date.now;
+  return async (event) => {
+    const key = await findAppKey(hashAppKey(keyOf(event)));
+    const project = key && keyIsLive(key, now()) ? await repo.findProject(key.projectId) : undefined;
     if (!key || !project) throw errors.invalidAppKey();
     return { projectId: key.projectId, environment: key.environment, settings: resolveSettings(project.settings, defaultCountryCode, key.environment) };
   };
+};
 
-export interface TenantContext extends Context {
-  tenant: Tenant;
+export interface TenantContext<T extends Tenant = Tenant> extends Context {
+  tenant: T;
 }
 
 /** Resolves the tenant before the handler runs and hands it over on the Lambda context. */
-const tenantAuth = (resolve: TenantResolver): MiddlewareObj<HttpEvent, HttpResult> => ({
+const tenantAuth = <T extends Tenant>(resolve: (event: HttpEvent) => Promise<T>): MiddlewareObj<HttpEvent, HttpResult> => ({
   before: async function tenantAuthBefore(request) {
     const tenant = await resolve(request.event);
-    (request.context as TenantContext).tenant = tenant;
+    (request.context as TenantContext<T>).tenant = tenant;
     // Every later line and the trace carry the tenant (the APP-KEY never: only what it resolved to).
     addLogContext({ projectId: tenant.projectId, environment: tenant.environment });
     annotateTrace({ projectId: tenant.projectId, environment: tenant.environment });
@@ -170,6 +196,8 @@ export interface RouteOptions {
   readonly formatError?: ErrorFormatter;
   /** An empty body reads as `{}` (e.g. logout, whose only field is optional). */
   readonly bodyOptional?: boolean;
+  /** How the body is encoded: JSON (default) or a form, as Twilio's APIs take it (an empty form reads as `{}`). */
+  readonly body?: 'json' | 'form';
 }
 
 type LambdaHandler = (event: HttpEvent, context: Context) => Promise<HttpResult>;
@@ -192,10 +220,13 @@ const withRequestLog = (handler: LambdaHandler): LambdaHandler => {
     });
 };
 
-/** A JSON POST route of a tenant: headers normalised, errors shaped, APP-KEY checked, then the body parsed. */
-export const tenantRoute = (
-  resolveTenant: TenantResolver,
-  handle: (body: Record<string, unknown>, tenant: Tenant, event: HttpEvent) => Promise<HttpResult>,
+/**
+ * A route of a tenant: headers normalised, errors shaped, the key checked, then the body parsed.
+ * A resolver may hand over more than the tenant (e.g. the Verify service a path names).
+ */
+export const tenantRoute = <T extends Tenant = Tenant>(
+  resolveTenant: (event: HttpEvent) => Promise<T>,
+  handle: (body: Record<string, unknown>, tenant: T, event: HttpEvent) => Promise<HttpResult>,
   options: RouteOptions = {},
 ) =>
   withRequestLog(
@@ -203,8 +234,8 @@ export const tenantRoute = (
       .use(httpHeaderNormalizer())
       .use(errorResponder(options.formatError))
       .use(tenantAuth(resolveTenant))
-      .use(jsonBody({ optional: options.bodyOptional ?? false }))
-      .handler((event, context) => handle(parsedBody(event), (context as TenantContext).tenant, event)),
+      .use(options.body === 'form' ? formBody() : jsonBody({ optional: options.bodyOptional ?? false }))
+      .handler((event, context) => handle(parsedBody(event), (context as TenantContext<T>).tenant, event)),
   );
 
 /** A public GET route (no APP-KEY): headers normalised and errors shaped. */

@@ -30,7 +30,8 @@ export const VERIFY_OUTCOMES = ['success', 'wrong', 'expired', 'locked_out', 'no
 /** locked_out: the code's tries or the identifier's failure limits are spent; no_pending: no code (or not this one) is waiting. */
 export type VerifyOutcome = (typeof VERIFY_OUTCOMES)[number];
 
-export const LIMIT_NAMES = ['resend_cooldown', 'identifier_sends', 'ip_sends', 'spend_cap', 'failed_verifications', 'consecutive_failures', 'code_attempts'] as const;
+/** identifier_locked: a send refused because the identifier is locked by its failed verifications (its code could never verify). */
+export const LIMIT_NAMES = ['resend_cooldown', 'identifier_sends', 'identifier_locked', 'ip_sends', 'spend_cap', 'failed_verifications', 'consecutive_failures', 'code_attempts'] as const;
 export type LimitName = (typeof LIMIT_NAMES)[number];
 
 export const CHANNELS = ['sms', 'whatsapp', 'email'] as const;

@@ -1,4 +1,5 @@
 import { createHmac, randomUUID } from 'node:crypto';
+import { isIPv6 } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { parsePhoneNumberFromString } from 'libphonenumber-js/max';
 import { ConfigError, errors } from '#core/errors';
@@ -29,6 +30,8 @@ export interface OutgoingCode {
   readonly code: string;
   /** The settings the code was made with (a style may narrow them, e.g. a WhatsApp configuration's length). */
   readonly settings: ProjectSettings;
+  /** Android SMS Retriever: the app's 11-character hash, which must end the SMS for the app to read the code itself. */
+  readonly appHash?: string | undefined;
 }
 
 /** One way of delivering codes. A style picks the sender; the engine records its channel on the code. */
@@ -46,6 +49,11 @@ export interface SendContext {
    * the user's device, or one a server-side caller passes explicitly. Absent: no per-IP limit.
    */
   readonly clientIp?: string | undefined;
+  /**
+   * A code the caller chose instead of a generated one (Twilio Verify's CustomCode, only where the
+   * project allows it). Stored, limited and used up like any other code.
+   */
+  readonly customCode?: string | undefined;
 }
 
 export interface EngineDeps {
@@ -99,6 +107,25 @@ const binding = (tenant: TenantRef, identity: Identity, challengeId: string) =>
 
 const userFields = (identity: Identity) => (identity.kind === 'phone' ? { mobile: identity.address } : { email: identity.address });
 
+type Release = () => Promise<void>;
+
+/** Seconds an identifier stays locked by wrong codes: 0 when it is not, undefined when only a success or an operator unlocks it. */
+const lockWait = (state: IdentifierState, s: ProjectSettings, at: number): number | undefined => {
+  if (state.consecutiveFails >= s.maxConsecutiveFailures) return undefined;
+  const open = state.failWindowStart !== undefined && state.failWindowStart > at - HOUR;
+  return open && state.failCount >= s.failedVerificationsPerIdentifierPerHour ? (state.failWindowStart! + HOUR - at) / 1000 : 0;
+};
+
+/** The per-IP limit counts an IPv6 client by its /64 (one subscriber's network), an IPv4 one by its address. */
+export const ipBucket = (ip: string): string => {
+  if (!isIPv6(ip)) return ip;
+  const [head = '', tail = ''] = ip.split('::');
+  const left = head === '' ? [] : head.split(':');
+  const right = tail === '' ? [] : tail.split(':');
+  const groups = ip.includes('::') ? [...left, ...Array<string>(8 - left.length - right.length).fill('0'), ...right] : left;
+  return `${groups.slice(0, 4).map((g) => g.toLowerCase().replace(/^0+(?=.)/, '')).join(':')}::/64`;
+};
+
 /** Seconds until a sliding window of `size` holds fewer than `limit` of `times` (ascending), or 0 when it already does. */
 const windowWait = (times: readonly number[], limit: number, size: number, at: number): number => {
   const inWindow = times.filter((t) => t > at - size);
@@ -121,9 +148,9 @@ export const createEngine = (deps: EngineDeps) => {
   /** How long storing and sending a code takes here, per channel (moving average): what a concealed decoy waits. */
   const sendTime = new Map<DeliveryChannel, number>();
 
-  const newCode = async (tenant: Tenant, identity: Identity, channel: DeliveryChannel, userId: string | undefined, at: number) => {
-    // A live test identifier's code is the project's fixed one; everything else about it is the same.
-    const code = tenant.settings.testIdentifiers[identity.address] ?? generateCode(tenant.settings.codeLength, randomInt);
+  const newCode = async (tenant: Tenant, identity: Identity, channel: DeliveryChannel, userId: string | undefined, at: number, customCode?: string) => {
+    // A live test identifier's code is the project's fixed one (nothing is sent, so no other code could arrive); everything else about it is the same.
+    const code = tenant.settings.testIdentifiers[identity.address] ?? customCode ?? generateCode(tenant.settings.codeLength, randomInt);
     const challengeId = newId();
     const record: CodeRecord = {
       challengeId,
@@ -140,9 +167,15 @@ export const createEngine = (deps: EngineDeps) => {
 
   const isTestIdentity = (tenant: Tenant, identity: Identity) => tenant.settings.testIdentifiers[identity.address] !== undefined;
 
-  /** The identifier's own limits, decided on its state: cooldown, then sends per hour and per day. */
+  /** The identifier's own limits, decided on its state: locked by failures, cooldown, sends per hour and per day. */
   const checkIdentifierLimits = (tenant: Tenant, state: IdentifierState, at: number) => {
     const s = tenant.settings;
+    // A code for an identifier locked by wrong codes could never verify: do not pay for its SMS.
+    const failWait = lockWait(state, s, at);
+    if (failWait !== 0) {
+      metrics.limitHit(tenant, 'identifier_locked');
+      throw errors.tooManyFailures(failWait);
+    }
     const cooldownMs = s.resendCooldownSeconds * 1000;
     if (state.lastSentAt !== undefined && at - state.lastSentAt < cooldownMs) {
       metrics.limitHit(tenant, 'resend_cooldown');
@@ -155,22 +188,23 @@ export const createEngine = (deps: EngineDeps) => {
     }
   };
 
-  const checkIpLimit = async (tenant: Tenant, context: SendContext, at: number) => {
-    if (context.clientIp === undefined || context.clientIp === '') return;
+  const checkIpLimit = async (tenant: Tenant, context: SendContext, at: number): Promise<Release | undefined> => {
+    if (context.clientIp === undefined || context.clientIp === '') return undefined;
     const s = tenant.settings;
     const limit = (context.style === undefined ? undefined : s.sendsPerIpPerHourByStyle[context.style]) ?? s.sendsPerIpPerHour;
-    if (limit <= 0) return;
-    const taken = await deps.counters.takeIpSend(tenant.projectId, context.clientIp, limit, at);
+    if (limit <= 0) return undefined;
+    const taken = await deps.counters.takeIpSend(tenant.projectId, ipBucket(context.clientIp), limit, at);
     if (!taken.ok) {
       log.warn('ip send limit reached', { projectId: tenant.projectId, environment: tenant.environment, limit });
       metrics.limitHit(tenant, 'ip_sends');
       throw errors.tooManyRequests(taken.retryAfterMs / 1000, 'codes requested from this network');
     }
+    return taken.release;
   };
 
-  const checkSpend = async (tenant: Tenant, identity: Identity, channel: DeliveryChannel, at: number) => {
+  const checkSpend = async (tenant: Tenant, identity: Identity, channel: DeliveryChannel, at: number): Promise<Release | undefined> => {
     const caps = capsFor(channel, tenant.settings);
-    if (caps === undefined) return;
+    if (caps === undefined) return undefined;
     const country = parsePhoneNumberFromString(identity.address)?.country ?? 'ZZ';
     const taken = await deps.counters.takeSpend(tenant.projectId, channel, country, caps, at);
     if (!taken.ok) {
@@ -179,6 +213,12 @@ export const createEngine = (deps: EngineDeps) => {
       metrics.spendCapReached(tenant, channel, taken.cap);
       throw errors.budgetExceeded(taken.retryAfterMs / 1000);
     }
+    return taken.release;
+  };
+
+  /** Gives counted sends back when the send does not happen after all; a failure to give back only over-counts (safe). */
+  const releaseAll = async (releases: readonly Release[]) => {
+    await Promise.all(releases.map((release) => release().catch((error: unknown) => log.warn('could not give back a counted send', describeError(error)))));
   };
 
   const deliver = async (sender: Sender, tenant: Tenant, identity: Identity, code: string) => {
@@ -213,7 +253,9 @@ export const createEngine = (deps: EngineDeps) => {
   /**
    * Decides and stores a new code for the address, in rounds: read the identifier's state, check
    * the limits on it, write conditional on it. A round lost to a concurrent send re-reads, and then
-   * usually meets the cooldown. Counters (IP, spend) are taken once, in the first round that passes.
+   * usually meets the cooldown. Counters (IP, spend) are taken once, in the first round that passes,
+   * and given back if the send is refused or fails after all (the caller gets them to release on a
+   * failed delivery), so refused requests never use up a budget.
    */
   const storeNewCode = async (
     tenant: Tenant,
@@ -221,39 +263,52 @@ export const createEngine = (deps: EngineDeps) => {
     sender: Sender,
     context: SendContext,
     userId: string | undefined,
-    write: (record: CodeRecord, history: { sends: readonly number[]; previousSeq: number; now: number }) => Promise<{ replaced: CodeRecord | undefined } | 'raced'>,
+    write: (record: CodeRecord, history: { sends: readonly number[]; previousSeq: number; now: number; keepLong: boolean }) => Promise<{ replaced: CodeRecord | undefined } | 'raced'>,
+    options: { readonly unmatchable?: boolean } = {},
   ) => {
     const test = isTestIdentity(tenant, identity);
+    const releases: Release[] = [];
     let countersTaken = false;
-    for (let round = 0; round < MAX_ROUNDS; round += 1) {
-      const state = await deps.identities.readState(tenant, identity);
-      const at = now();
-      if (!test) {
-        checkIdentifierLimits(tenant, state, at);
-        if (!countersTaken) {
-          await checkIpLimit(tenant, context, at);
-          await checkSpend(tenant, identity, sender.channel, at);
-          countersTaken = true;
+    try {
+      for (let round = 0; round < MAX_ROUNDS; round += 1) {
+        const state = await deps.identities.readState(tenant, identity);
+        const at = now();
+        if (!test) {
+          checkIdentifierLimits(tenant, state, at);
+          if (!countersTaken) {
+            countersTaken = true;
+            const ip = await checkIpLimit(tenant, context, at);
+            if (ip) releases.push(ip);
+            const spend = await checkSpend(tenant, identity, sender.channel, at);
+            if (spend) releases.push(spend);
+          }
         }
+        const { code, record } = await newCode(tenant, identity, sender.channel, userId, at, options.unmatchable ? undefined : context.customCode);
+        // A decoy's code is a hash of nothing anyone holds: it verifies never, and wrong guesses count as usual.
+        const stored = options.unmatchable ? { ...record, codeHash: `decoy:${newId()}` } : record;
+        // Test identifiers leave the history alone: they are outside every limit.
+        const sends = test ? state.sends : [...state.sends.filter((t) => t > at - DAY), at];
+        // While wrong codes are on record, the item must outlive any idle spell: its TTL is not two days then.
+        const written = await write(stored, { sends, previousSeq: state.sendSeq, now: at, keepLong: state.consecutiveFails > 0 });
+        if (written !== 'raced') return { code, record: stored, replaced: written.replaced, releases };
       }
-      const { code, record } = await newCode(tenant, identity, sender.channel, userId, at);
-      // Test identifiers leave the history alone: they are outside every limit.
-      const sends = test ? state.sends : [...state.sends.filter((t) => t > at - DAY), at];
-      const written = await write(record, { sends, previousSeq: state.sendSeq, now: at });
-      if (written !== 'raced') return { code, record, replaced: written.replaced };
+      throw errors.timeout();
+    } catch (error) {
+      await releaseAll(releases);
+      throw error;
     }
-    throw errors.timeout();
   };
 
   /** Stores a new code for the address (replacing any pending one) and sends it; a failed send gives the old code back. */
   const replaceAndSend = async (tenant: Tenant, identity: Identity, sender: Sender, context: SendContext, userId: string | undefined): Promise<Issued> => {
     const started = now();
-    const { code, record, replaced } = await storeNewCode(tenant, identity, sender, context, userId, (r, h) =>
+    const { code, record, replaced, releases } = await storeNewCode(tenant, identity, sender, context, userId, (r, h) =>
       deps.identities.storeCode(tenant, identity, r, h),
     );
     try {
       await deliver(sender, tenant, identity, code);
     } catch (error) {
+      await releaseAll(releases);
       // The user never got the new code: give back the one they may still hold.
       await deps.identities.withdrawCode(tenant, identity, record.challengeId, replaced).catch((undoError: unknown) =>
         log.error('could not restore the previous code after failed delivery', { ...where(tenant, identity), ...describeError(undoError) }),
@@ -264,26 +319,45 @@ export const createEngine = (deps: EngineDeps) => {
     return { userId, challengeId: record.challengeId };
   };
 
+  /** The stable pseudonym a concealing project shows for an address with no user, and gives the user if it signs up: every bit from an HMAC under the pepper. */
+  const pseudonymFor = async (tenant: Tenant, identity: Identity): Promise<string> => {
+    const mac = createHmac('sha256', await deps.pepper()).update(`pseudonym-user\0${binding(tenant, identity, '')}`).digest();
+    // RFC 4122 version 4 and variant bits, set from the hash like a random UUID's are from randomness.
+    mac[6] = (mac[6]! & 0x0f) | 0x40;
+    mac[8] = (mac[8]! & 0x3f) | 0x80;
+    const hex = mac.subarray(0, 16).toString('hex');
+    return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20, 32)}`;
+  };
+
   /**
-   * What a concealing project answers for an address with no user: the same checks and counters
-   * a real send meets (so limits still bite), nothing stored or sent, the usual time taken, and
-   * a stable user id that reveals nothing (an HMAC of the address under the pepper).
+   * What a concealing project does for a login to an address with no user: everything a real
+   * login does (every limit and counter, a stored code with its send history, so a second login
+   * meets the cooldown and a guess is a wrong code that counts) except the message: the code
+   * stored matches nothing, nothing is sent, and the answer waits about as long as a real send.
    */
   const decoy = async (tenant: Tenant, identity: Identity, sender: Sender, context: SendContext): Promise<Issued & { userId: string }> => {
-    const state = await deps.identities.readState(tenant, identity);
-    const at = now();
-    checkIdentifierLimits(tenant, state, at);
-    await checkIpLimit(tenant, context, at);
-    const mac = createHmac('sha256', await deps.pepper()).update(`decoy-user\0${binding(tenant, identity, '')}`).digest('hex');
-    const userId = `${mac.slice(0, 8)}-${mac.slice(8, 12)}-4${mac.slice(13, 16)}-a${mac.slice(17, 20)}-${mac.slice(20, 32)}`;
-    await sleep(sendTime.get(sender.channel) ?? 150);
-    return { userId, challengeId: newId() };
+    const started = now();
+    const { record, releases } = await storeNewCode(tenant, identity, sender, context, undefined, (r, h) => deps.identities.storeCode(tenant, identity, r, h), {
+      unmatchable: true,
+    });
+    // Nothing went out: the spend and IP budgets get the send back, as for any send that did not happen.
+    await releaseAll(releases);
+    await sleep(Math.max(0, (sendTime.get(sender.channel) ?? 150) - (now() - started)));
+    return { userId: await pseudonymFor(tenant, identity), challengeId: record.challengeId };
   };
 
   return {
     /** Creates the user and sends the first code. Delivery failure undoes the signup, so it can be retried. */
     async signup(tenant: Tenant, identity: Identity, sender: Sender, context: SendContext = {}): Promise<Issued & { userId: string }> {
-      const userId = newId();
+      const conceal = tenant.settings.concealUserExistence;
+      // Registered already: answered before any budget is counted (a concealing project sends the owner a login code).
+      const existing = await deps.identities.findUserId(tenant, identity);
+      if (existing !== undefined) {
+        if (!conceal) throw errors.userExists();
+        return { ...(await replaceAndSend(tenant, identity, sender, context, existing)), userId: existing };
+      }
+      // Concealing: a new user gets the pseudonym a login would have shown, so login-then-signup tells nothing.
+      const userId = conceal ? await pseudonymFor(tenant, identity) : newId();
       let issued;
       try {
         issued = await storeNewCode(tenant, identity, sender, context, userId, async (record, history) => {
@@ -293,15 +367,16 @@ export const createEngine = (deps: EngineDeps) => {
         });
       } catch (error) {
         if (!(error instanceof IdentityTakenError)) throw error;
-        if (!tenant.settings.concealUserExistence) throw errors.userExists();
-        // Concealing: the owner gets a login code, the caller the answer a new signup gets.
-        const existing = await deps.identities.findUserId(tenant, identity);
-        if (existing === undefined) throw errors.userExists();
-        return { ...(await replaceAndSend(tenant, identity, sender, context, existing)), userId: existing };
+        // Registered by a concurrent signup meanwhile.
+        if (!conceal) throw errors.userExists();
+        const owner = await deps.identities.findUserId(tenant, identity);
+        if (owner === undefined) throw errors.userExists();
+        return { ...(await replaceAndSend(tenant, identity, sender, context, owner)), userId: owner };
       }
       try {
         await deliver(sender, tenant, identity, issued.code);
       } catch (error) {
+        await releaseAll(issued.releases);
         await deps.identities.undoSignup(tenant, identity, userId, issued.record.challengeId).catch((undoError: unknown) =>
           log.error('could not undo signup after failed delivery', { ...where(tenant, identity), ...describeError(undoError) }),
         );
@@ -326,6 +401,14 @@ export const createEngine = (deps: EngineDeps) => {
      */
     async start(tenant: Tenant, identity: Identity, sender: Sender, context: SendContext = {}): Promise<Issued> {
       return replaceAndSend(tenant, identity, sender, context, await deps.identities.findUserId(tenant, identity));
+    },
+
+    /**
+     * Withdraws the code pending for the address if it is still this challenge (Twilio Verify's
+     * cancel): from then on it verifies nowhere, in no style. The send history stays.
+     */
+    async cancel(tenant: TenantRef, identity: Identity, challengeId: string): Promise<void> {
+      await deps.identities.withdrawCode(tenant, identity, challengeId, undefined);
     },
 
     /**

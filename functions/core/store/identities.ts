@@ -81,7 +81,13 @@ const CODE_FIELDS = ['challengeId', 'userId', 'channel', 'codeHash', 'expiresAt'
  * an expired code still read "expired" for a day.
  */
 const KEEP_SECONDS = 2 * 86_400;
-const ttlAt = (now: number) => Math.floor(now / 1000) + KEEP_SECONDS;
+/**
+ * While wrong codes are on record the item is the lock NIST's ceiling needs (100 in a row, ever):
+ * it must outlive any idle spell, or an attacker who waits for the sweep gets a fresh 100. A year
+ * after the last wrong code or send it may go.
+ */
+const KEEP_LOCKED_SECONDS = 366 * 86_400;
+const ttlAt = (now: number, keepLong = false) => Math.floor(now / 1000) + (keepLong ? KEEP_LOCKED_SECONDS : KEEP_SECONDS);
 
 const codeOf = (item: Record<string, unknown>): CodeRecord | undefined =>
   typeof item.challengeId === 'string'
@@ -117,7 +123,7 @@ const expression = (sets: readonly string[], removes: readonly string[]) =>
 
 export const createIdentityStore = (doc: DynamoDBDocumentClient, tableName: string) => {
   /** The update that stores a new code, conditional on no other send having happened since the state was read. */
-  const storeCodeUpdate = (tenant: TenantRef, identity: Identity, code: CodeRecord, sends: readonly number[], previousSeq: number, now: number) => {
+  const storeCodeUpdate = (tenant: TenantRef, identity: Identity, code: CodeRecord, sends: readonly number[], previousSeq: number, now: number, keepLong = false) => {
     const { sets, removes, values } = codeUpdate(code);
     return {
       TableName: tableName,
@@ -133,7 +139,7 @@ export const createIdentityStore = (doc: DynamoDBDocumentClient, tableName: stri
         ':sends': [...sends],
         ':now': now,
         ':zero': 0,
-        ':ttl': ttlAt(now),
+        ':ttl': ttlAt(now, keepLong),
         ':nextSeq': previousSeq + 1,
         ...(previousSeq === 0 ? {} : { ':seq': previousSeq }),
       },
@@ -189,11 +195,11 @@ export const createIdentityStore = (doc: DynamoDBDocumentClient, tableName: stri
       tenant: TenantRef,
       identity: Identity,
       code: CodeRecord,
-      history: { readonly sends: readonly number[]; readonly previousSeq: number; readonly now: number },
+      history: { readonly sends: readonly number[]; readonly previousSeq: number; readonly now: number; readonly keepLong?: boolean },
     ): Promise<{ replaced: CodeRecord | undefined } | Raced> {
       try {
         const { Attributes } = await doc.send(
-          new UpdateCommand({ ...storeCodeUpdate(tenant, identity, code, history.sends, history.previousSeq, history.now), ReturnValues: 'ALL_OLD' }),
+          new UpdateCommand({ ...storeCodeUpdate(tenant, identity, code, history.sends, history.previousSeq, history.now, history.keepLong), ReturnValues: 'ALL_OLD' }),
         );
         return { replaced: Attributes ? codeOf(Attributes) : undefined };
       } catch (error) {
@@ -208,7 +214,7 @@ export const createIdentityStore = (doc: DynamoDBDocumentClient, tableName: stri
       identity: Identity,
       user: UserRecord,
       code: CodeRecord,
-      history: { readonly sends: readonly number[]; readonly previousSeq: number; readonly now: number },
+      history: { readonly sends: readonly number[]; readonly previousSeq: number; readonly now: number; readonly keepLong?: boolean },
     ): Promise<void | Raced> {
       try {
         // A concurrent signup of the same address conflicts; run again, and the loser sees the winner's user.
@@ -224,7 +230,7 @@ export const createIdentityStore = (doc: DynamoDBDocumentClient, tableName: stri
                   },
                 },
                 { Put: { TableName: tableName, Item: { ...userKey(tenant, user.userId), ...user }, ConditionExpression: 'attribute_not_exists(pk)' } },
-                { Update: storeCodeUpdate(tenant, identity, code, history.sends, history.previousSeq, history.now) },
+                { Update: storeCodeUpdate(tenant, identity, code, history.sends, history.previousSeq, history.now, history.keepLong) },
               ],
             }),
           ),
@@ -300,9 +306,9 @@ export const createIdentityStore = (doc: DynamoDBDocumentClient, tableName: stri
     async recordFailure(tenant: TenantRef, identity: Identity, state: IdentifierState & { code: CodeRecord }, limits: FailureLimits, now: number): Promise<{ attempts: number } | Raced> {
       const active = state.failWindowStart !== undefined && state.failWindowStart > now - limits.windowMs;
       const window = active
-        ? { update: 'ADD failCount :one, attempts :one, consecutiveFails :one', condition: 'failWindowStart = :ws AND failCount < :perWindow', values: { ':ws': state.failWindowStart, ':perWindow': limits.perWindow } }
+        ? { update: 'SET #ttl = :ttl ADD failCount :one, attempts :one, consecutiveFails :one', condition: 'failWindowStart = :ws AND failCount < :perWindow', values: { ':ws': state.failWindowStart, ':perWindow': limits.perWindow } }
         : {
-            update: 'SET failWindowStart = :now, failCount = :one ADD attempts :one, consecutiveFails :one',
+            update: 'SET failWindowStart = :now, failCount = :one, #ttl = :ttl ADD attempts :one, consecutiveFails :one',
             condition: state.failWindowStart === undefined ? 'attribute_not_exists(failWindowStart)' : 'failWindowStart = :ws',
             values: state.failWindowStart === undefined ? { ':now': now } : { ':now': now, ':ws': state.failWindowStart },
           };
@@ -313,7 +319,9 @@ export const createIdentityStore = (doc: DynamoDBDocumentClient, tableName: stri
             Key: stateKey(tenant, identity),
             UpdateExpression: window.update,
             ConditionExpression: `challengeId = :c AND attempts < maxAttempts AND consecutiveFails < :maxc AND ${window.condition}`,
-            ExpressionAttributeValues: { ':one': 1, ':c': state.code.challengeId, ':maxc': limits.maxConsecutive, ...window.values },
+            ExpressionAttributeNames: { '#ttl': 'ttl' },
+            // A wrong code on record keeps the item (the lock) for a year, not two days.
+            ExpressionAttributeValues: { ':one': 1, ':c': state.code.challengeId, ':maxc': limits.maxConsecutive, ':ttl': ttlAt(now, true), ...window.values },
             ReturnValues: 'UPDATED_NEW',
           }),
         );

@@ -217,7 +217,7 @@ export class Monitoring extends Construct {
 
     this.dashboard = new Dashboard(this, 'Dashboard', { dashboardName: `${stackName}-otpgate`, defaultInterval: Duration.hours(3) });
     this.dashboard.addWidgets(
-      new TextWidget({ markdown: `# otpgate (${stackName})\nAlarms go to the SNS topic \`${stackName}\` alarm topic; otpgate metrics are in the \`${METRIC_NAMESPACE}\` namespace (service \`${props.service}\`).`, width: 24, height: 2 }),
+      new TextWidget({ markdown: `# otpgate (${stackName})\nAlarms notify the stack's SNS topic (output \`AlarmTopicArn\`); otpgate's own metrics are in the \`${METRIC_NAMESPACE}\` namespace, service \`${props.service}\`. Limits and what raises them: SCALING.md.`, width: 24, height: 2 }),
       new AlarmStatusWidget({ title: 'Alarms', alarms: Object.values(this.alarms), width: 24, height: 3 }),
     );
     this.dashboard.addWidgets(

@@ -3,6 +3,8 @@ import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { loadConfig, type Config } from '#core/config';
 import { createEngine, type Engine } from '#core/otp/engine';
+import { emfMetrics, type OtpMetrics } from '#core/observability/metrics';
+import { traced } from '#core/observability/tracing';
 import { createKeyTenantResolver, createTenantResolver, type TenantResolver } from '#core/http/route';
 import { createCounterStore, type CounterStore } from '#core/store/counters';
 import { createIdentityStore, type IdentityStore } from '#core/store/identities';
@@ -38,25 +40,29 @@ export interface Runtime {
   /** The key alone picks the tenant (styles whose URLs name no project). */
   readonly keyTenants: TenantResolver;
   readonly engine: Engine;
+  /** OTP outcomes as CloudWatch metrics (EMF lines in the log). */
+  readonly metrics: OtpMetrics;
   /** What the Twilio Verify API shows of its verifications. */
   readonly verifications: VerificationStore;
 }
 
 export const createRuntime = (config: Config = loadConfig()): Runtime => {
-  const doc = DynamoDBDocumentClient.from(new DynamoDBClient({}), { marshallOptions: { removeUndefinedValues: true } });
+  // traced(): each call an X-Ray subsegment where tracing is on (functions/core/observability/tracing.ts).
+  const doc = DynamoDBDocumentClient.from(traced(new DynamoDBClient({})), { marshallOptions: { removeUndefinedValues: true } });
   const repo = createRepository(doc, config.tableName);
   const identities = createIdentityStore(doc, config.tableName);
   const counters = createCounterStore(doc, config.tableName);
   const secrets =
     config.secretsDir !== undefined
       ? fileSecrets(config.secretsDir)
-      : secretsManagerSecrets(new SecretsManagerClient({}), {
+      : secretsManagerSecrets(traced(new SecretsManagerClient({})), {
           pepper: config.pepperSecretId,
           'signing-key': config.signingKeySecretId,
           twilio: config.twilioSecretId,
         }, { projectPrefix: config.projectSecretPrefix });
   const pepper = cached(async () => Buffer.from(await requiredSecret(secrets, 'pepper'), 'utf8'));
   const { signingKey, verificationKeys } = createTenantKeys({ loadSecret: () => requiredSecret(secrets, 'signing-key') });
+  const metrics = emfMetrics();
   return {
     config,
     repo,
@@ -69,7 +75,8 @@ export const createRuntime = (config: Config = loadConfig()): Runtime => {
     sessions: createSessions({ store: createSessionStore(doc, config.tableName) }),
     tenants: createTenantResolver(repo, config.defaultCountryCode),
     keyTenants: createKeyTenantResolver(repo, config.defaultCountryCode),
-    engine: createEngine({ identities, counters, pepper }),
+    engine: createEngine({ identities, counters, pepper, metrics }),
+    metrics,
     verifications: createVerificationStore(doc, config.tableName),
   };
 };

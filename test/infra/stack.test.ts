@@ -121,9 +121,9 @@ describe('functions and routes come from the route table', () => {
     template.resourceCountIs('AWS::ApiGatewayV2::Route', routes.length);
   });
 
-  test('every function runs Node.js 22 on arm64 with the fixed defaults', () => {
+  test('every function runs Node.js 24 on arm64 with the fixed defaults', () => {
     template.allResourcesProperties('AWS::Lambda::Function', {
-      Runtime: 'nodejs22.x',
+      Runtime: 'nodejs24.x',
       Architectures: ['arm64'],
       MemorySize: 256,
       Timeout: 10,
@@ -141,12 +141,22 @@ describe('functions and routes come from the route table', () => {
     expect(environmentOf(withTwilio, route)).toMatchObject({ PUBLIC_BASE_URL: 'https://auth.example.org' });
   });
 
-  test('every function logs to its own log group with a retention', () => {
-    template.resourceCountIs('AWS::Logs::LogGroup', routes.length + 1);
+  test('every function logs to its own log group with a retention (the other log group is the API access log)', () => {
+    template.resourceCountIs('AWS::Logs::LogGroup', routes.length + 2);
     template.allResourcesProperties('AWS::Logs::LogGroup', { RetentionInDays: 30 });
-    const logGroupIds = Object.keys(template.findResources('AWS::Logs::LogGroup'));
+    const logGroupIds = Object.keys(template.findResources('AWS::Logs::LogGroup')).filter((id) => !id.startsWith('ApiAccessLogs'));
     const used = Object.values(template.findResources('AWS::Lambda::Function')).map((fn) => fn.Properties.LoggingConfig.LogGroup.Ref);
+    expect(used).toHaveLength(routes.length + 1);
     expect(new Set(used)).toEqual(new Set(logGroupIds));
+  });
+
+  test('no role has an AWS managed policy; each function may write logs to its own log group only', () => {
+    for (const role of Object.values(template.findResources('AWS::IAM::Role'))) expect(role.Properties.ManagedPolicyArns).toBeUndefined();
+    for (const route of routes) {
+      const logs = statementsFor(withoutTwilio, route).filter((s) => [s.Action].flat().some((a) => a.startsWith('logs:')));
+      const own = lambdaResource(withoutTwilio, route).Properties.LoggingConfig.LogGroup.Ref;
+      expect(logs).toEqual([expect.objectContaining({ Action: ['logs:CreateLogStream', 'logs:PutLogEvents'], Resource: { 'Fn::GetAtt': [own, 'Arn'] } })]);
+    }
   });
 });
 
@@ -201,7 +211,7 @@ describe('secrets', () => {
     const { template } = withoutTwilio;
     const rotation = withoutTwilio.stack.node.findChild('SigningKeyRotation') as LambdaFunction;
     template.hasResourceProperties('AWS::Lambda::Function', {
-      Runtime: 'nodejs22.x',
+      Runtime: 'nodejs24.x',
       Architectures: ['arm64'],
       Handler: 'index.handler',
       Description: Match.stringLikeRegexp('rotates the token signing key'),
@@ -219,15 +229,17 @@ describe('secrets', () => {
     const statements = Object.values(withoutTwilio.template.findResources('AWS::IAM::Policy'))
       .filter((policy) => policy.Properties.Roles.some((r: unknown) => JSON.stringify(r) === roleRef))
       .flatMap((policy) => policy.Properties.PolicyDocument.Statement as Statement[]);
-    const onResources = statements.filter((s) => s.Resource !== '*');
+    const onResources = statements.filter((s) => s.Resource !== '*' && ![s.Action].flat().some((a) => a.startsWith('logs:')));
     expect(onResources).toEqual([
       expect.objectContaining({
         Action: ['secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue', 'secretsmanager:PutSecretValue', 'secretsmanager:UpdateSecretVersionStage'],
         Resource: { Ref: secretId(withoutTwilio, 'SigningKeySeed') },
       }),
     ]);
-    // The rotation construct always adds GetRandomPassword, which reads no resource; nothing else may be unscoped.
-    expect(statements.filter((s) => s.Resource === '*').flatMap((s) => [s.Action].flat())).toEqual(['secretsmanager:GetRandomPassword']);
+    // GetRandomPassword (added by the rotation construct) and X-Ray's writes support no resource; nothing else may be unscoped.
+    expect(statements.filter((s) => s.Resource === '*').flatMap((s) => [s.Action].flat()).sort()).toEqual(
+      ['secretsmanager:GetRandomPassword', 'xray:PutTelemetryRecords', 'xray:PutTraceSegments'],
+    );
   });
 
   test('without a Twilio secret the stack warns that SMS will fail', () => {
@@ -350,10 +362,10 @@ describe('least privilege: each function gets exactly what its route needs', () 
     }
   });
 
-  test('no statement grants on every resource', () => {
+  test('no statement grants on every resource, but X-Ray\'s two write actions (which take no resource)', () => {
     for (const route of routes) {
       for (const statement of statementsFor(withTwilio, route)) {
-        expect([statement.Resource].flat()).not.toContain('*');
+        if ([statement.Resource].flat().includes('*')) expect([statement.Action].flat().sort()).toEqual(['xray:PutTelemetryRecords', 'xray:PutTraceSegments']);
       }
     }
   });
@@ -414,7 +426,7 @@ describe('HTTP API', () => {
   });
 
   test('outputs what a deployer needs', () => {
-    for (const name of ['ApiUrl', 'TableName', 'PepperSecretArn', 'SigningKeySecretArn']) {
+    for (const name of ['ApiUrl', 'TableName', 'PepperSecretArn', 'SigningKeySecretArn', 'DashboardName', 'AlarmTopicArn']) {
       withoutTwilio.template.hasOutput(name, {});
     }
     // What `otpgate twilio set --stack` names projects' secrets with.

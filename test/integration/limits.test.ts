@@ -26,7 +26,7 @@ const clocked = () => {
   // A frozen clock: Retry-After and windows come out exact however slow the machine is.
   const base = Date.now();
   let offset = 0;
-  const engine = createEngine({ identities: rt.identities, counters: rt.counters, pepper: rt.pepper, now: () => base + offset });
+  const engine = createEngine({ identities: rt.identities, counters: rt.counters, pepper: rt.pepper, metrics: rt.metrics, now: () => base + offset });
   const sender = twilioSmsSender(rt.secrets, { apiBaseUrl: rt.config.twilioApiBaseUrl });
   return {
     signup: makeSignup({ ...rt, engine, sender }),

@@ -2,6 +2,7 @@ import { SendEmailCommand, SESv2Client } from '@aws-sdk/client-sesv2';
 import { requireValue, type Config } from '#core/config';
 import type { Sender } from '#core/otp/engine';
 import { emailContent, emailFrom } from '#core/delivery/messages';
+import { traced } from '#core/observability/tracing';
 
 export const sesEmailSender =
   (client: SESv2Client, from: string): Sender => ({
@@ -29,6 +30,6 @@ export const sesEmailSender =
  */
 export const defaultSesSender = (config: Config): Sender =>
   sesEmailSender(
-    new SESv2Client({ requestHandler: { connectionTimeout: 2000, requestTimeout: 5000 } }),
+    traced(new SESv2Client({ requestHandler: { connectionTimeout: 2000, requestTimeout: 5000 } })),
     requireValue(config.senderEmail, 'SENDER_EMAIL'),
   );

@@ -4,7 +4,8 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context
 import { hashAppKey } from '#core/tenancy/app-keys';
 import type { Tenant } from '#core/otp/engine';
 import { ApiError, ConfigError, errors } from '#core/errors';
-import { describeError, log, withLogContext } from '#core/log';
+import { addLogContext, describeError, log, logContext, withLogContext } from '#core/log';
+import { annotateTrace, withTracing } from '#core/observability/tracing';
 import { NAME_PATTERN } from '#core/tenancy/projects';
 import type { Repository } from '#core/store/repository';
 import { resolveSettings } from '#core/tenancy/settings';
@@ -43,12 +44,14 @@ export const errorResponder = (format: ErrorFormatter = coreErrorFormat): Middle
   onError: async function errorResponderOnError(request) {
     const { error } = request;
     if (error instanceof ApiError) {
-      if (error.status >= 500) log.warn('request failed', { code: error.code, status: error.status });
+      addLogContext({ outcome: error.code });
+      if (error.status >= 500) log.warn('request failed', { errorCode: error.code, status: error.status });
       const response = format(error, request.event);
       // Whatever the style's envelope, the error's own headers (Retry-After) go out with it.
       request.response = { ...response, headers: { ...response.headers, ...error.headers } };
       return;
     }
+    addLogContext({ outcome: 'internal_error' });
     log.error('unexpected error', {
       ...describeError(error),
       // ConfigError messages name a setting, never a value, so they are safe to show an operator.
@@ -175,7 +178,11 @@ export interface TenantContext<T extends Tenant = Tenant> extends Context {
 /** Resolves the tenant before the handler runs and hands it over on the Lambda context. */
 const tenantAuth = <T extends Tenant>(resolve: (event: HttpEvent) => Promise<T>): MiddlewareObj<HttpEvent, HttpResult> => ({
   before: async function tenantAuthBefore(request) {
-    (request.context as TenantContext<T>).tenant = await resolve(request.event);
+    const tenant = await resolve(request.event);
+    (request.context as TenantContext<T>).tenant = tenant;
+    // Every later line and the trace carry the tenant (the APP-KEY never: only what it resolved to).
+    addLogContext({ projectId: tenant.projectId, environment: tenant.environment });
+    annotateTrace({ projectId: tenant.projectId, environment: tenant.environment });
   },
 });
 
@@ -195,9 +202,23 @@ export interface RouteOptions {
 
 type LambdaHandler = (event: HttpEvent, context: Context) => Promise<HttpResult>;
 
-/** Every log line of a request carries its request id: the id some styles return as `traceId`. */
-const withRequestLog = (handler: LambdaHandler): LambdaHandler => (event, context) =>
-  withLogContext({ requestId: event.requestContext?.requestId }, () => handler(event, context));
+/**
+ * Every log line of a request carries its request id (the id some styles return as `traceId`) and
+ * route, and once known its project and environment; the request ends with one `request` line
+ * with its status and outcome (`ok` or the error code), the line to count and alarm on. The
+ * invocation is traced (X-Ray) where tracing is on.
+ */
+const withRequestLog = (handler: LambdaHandler): LambdaHandler => {
+  const traced = withTracing(handler);
+  return (event, context) =>
+    withLogContext({ requestId: event.requestContext?.requestId, route: event.routeKey }, async () => {
+      const started = performance.now();
+      const result = await traced(event, context);
+      const status = result.statusCode ?? 200;
+      log.info('request', { status, outcome: logContext().outcome ?? (status < 400 ? 'ok' : 'error'), durationMs: Math.round(performance.now() - started) });
+      return result;
+    });
+};
 
 /**
  * A route of a tenant: headers normalised, errors shaped, the key checked, then the body parsed.

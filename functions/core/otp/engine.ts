@@ -1,9 +1,10 @@
 import { createHmac, randomUUID } from 'node:crypto';
 import { isIPv6 } from 'node:net';
+import { performance } from 'node:perf_hooks';
 import { parsePhoneNumberFromString } from 'libphonenumber-js/max';
 import { ConfigError, errors } from '#core/errors';
 import { describeError, log, mask } from '#core/log';
-import { emitMetric } from '#core/metrics';
+import { noMetrics, type OtpMetrics } from '#core/observability/metrics';
 import { codeMatches, generateCode, hashCode, secureRandomInt, type RandomInt } from '#core/otp/codes';
 import type { DeliveryChannel, Identity } from '#core/otp/identity';
 import type { CounterStore, SpendCaps } from '#core/store/counters';
@@ -63,6 +64,8 @@ export interface EngineDeps {
   readonly randomInt?: RandomInt;
   readonly newId?: () => string;
   readonly sleep?: (ms: number) => Promise<void>;
+  /** Where outcomes are counted (CloudWatch in the runtime); nothing by default. */
+  readonly metrics?: OtpMetrics;
 }
 
 /** What verify does when the code was sent to an address that has no user. */
@@ -141,6 +144,7 @@ export const createEngine = (deps: EngineDeps) => {
   const randomInt = deps.randomInt ?? secureRandomInt;
   const newId = deps.newId ?? randomUUID;
   const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
+  const metrics = deps.metrics ?? noMetrics;
   /** How long storing and sending a code takes here, per channel (moving average): what a concealed decoy waits. */
   const sendTime = new Map<DeliveryChannel, number>();
 
@@ -168,11 +172,20 @@ export const createEngine = (deps: EngineDeps) => {
     const s = tenant.settings;
     // A code for an identifier locked by wrong codes could never verify: do not pay for its SMS.
     const failWait = lockWait(state, s, at);
-    if (failWait !== 0) throw errors.tooManyFailures(failWait);
+    if (failWait !== 0) {
+      metrics.limitHit(tenant, 'identifier_locked');
+      throw errors.tooManyFailures(failWait);
+    }
     const cooldownMs = s.resendCooldownSeconds * 1000;
-    if (state.lastSentAt !== undefined && at - state.lastSentAt < cooldownMs) throw errors.resendTooSoon((state.lastSentAt + cooldownMs - at) / 1000);
+    if (state.lastSentAt !== undefined && at - state.lastSentAt < cooldownMs) {
+      metrics.limitHit(tenant, 'resend_cooldown');
+      throw errors.resendTooSoon((state.lastSentAt + cooldownMs - at) / 1000);
+    }
     const wait = Math.max(windowWait(state.sends, s.sendsPerIdentifierPerHour, HOUR, at), windowWait(state.sends, s.sendsPerIdentifierPerDay, DAY, at));
-    if (wait > 0) throw errors.tooManyRequests(wait);
+    if (wait > 0) {
+      metrics.limitHit(tenant, 'identifier_sends');
+      throw errors.tooManyRequests(wait);
+    }
   };
 
   const checkIpLimit = async (tenant: Tenant, context: SendContext, at: number): Promise<Release | undefined> => {
@@ -183,6 +196,7 @@ export const createEngine = (deps: EngineDeps) => {
     const taken = await deps.counters.takeIpSend(tenant.projectId, ipBucket(context.clientIp), limit, at);
     if (!taken.ok) {
       log.warn('ip send limit reached', { projectId: tenant.projectId, environment: tenant.environment, limit });
+      metrics.limitHit(tenant, 'ip_sends');
       throw errors.tooManyRequests(taken.retryAfterMs / 1000, 'codes requested from this network');
     }
     return taken.release;
@@ -195,7 +209,8 @@ export const createEngine = (deps: EngineDeps) => {
     const taken = await deps.counters.takeSpend(tenant.projectId, channel, country, caps, at);
     if (!taken.ok) {
       log.warn('spend cap reached', { projectId: tenant.projectId, environment: tenant.environment, channel, cap: taken.cap, country });
-      emitMetric('SpendCapReached', { projectId: tenant.projectId }, { channel, cap: taken.cap });
+      metrics.limitHit(tenant, 'spend_cap');
+      metrics.spendCapReached(tenant, channel, taken.cap);
       throw errors.budgetExceeded(taken.retryAfterMs / 1000);
     }
     return taken.release;
@@ -209,17 +224,28 @@ export const createEngine = (deps: EngineDeps) => {
   const deliver = async (sender: Sender, tenant: Tenant, identity: Identity, code: string) => {
     if (isTestIdentity(tenant, identity)) {
       log.info('code for a test identifier not sent', where(tenant, identity, sender.channel));
+      metrics.codeSend(tenant, sender.channel, 'test');
       return;
     }
+    const started = performance.now();
     try {
       await sender.send({ tenant: { projectId: tenant.projectId, environment: tenant.environment }, identity, code, settings: tenant.settings });
     } catch (error) {
       // A deployment that cannot send at all is ours to fix (a 500 with the setting named in the log), not the provider's.
       if (error instanceof ConfigError) throw error;
       log.warn('code delivery failed', { ...where(tenant, identity, sender.channel), ...describeError(error) });
+      metrics.codeSend(tenant, sender.channel, 'failed');
       throw errors.deliveryFailed(sender.channel, error);
     }
+    metrics.providerLatency(tenant, sender.channel, performance.now() - started);
     log.info('code sent', where(tenant, identity, sender.channel));
+    metrics.codeSend(tenant, sender.channel, 'delivered');
+  };
+
+  /** A verify refused by a failure limit: counted as a lock-out, and as the limit that did it. */
+  const refused = (tenant: Tenant, channel: DeliveryChannel | undefined, limit: 'failed_verifications' | 'consecutive_failures' | 'code_attempts') => {
+    metrics.limitHit(tenant, limit);
+    metrics.verification(tenant, channel, 'locked_out');
   };
 
   const recordSendTime = (channel: DeliveryChannel, ms: number) => sendTime.set(channel, (sendTime.get(channel) ?? ms) * 0.8 + ms * 0.2);
@@ -405,18 +431,35 @@ export const createEngine = (deps: EngineDeps) => {
         const state = await deps.identities.readState(tenant, identity);
         const at = now();
         const windowOpen = state.failWindowStart !== undefined && state.failWindowStart > at - HOUR;
-        if (windowOpen && state.failCount >= limits.perWindow) throw errors.tooManyFailures((state.failWindowStart! + HOUR - at) / 1000);
-        if (state.consecutiveFails >= limits.maxConsecutive) throw errors.tooManyFailures(undefined);
+        const pending = state.code?.channel;
+        if (windowOpen && state.failCount >= limits.perWindow) {
+          refused(tenant, pending, 'failed_verifications');
+          throw errors.tooManyFailures((state.failWindowStart! + HOUR - at) / 1000);
+        }
+        if (state.consecutiveFails >= limits.maxConsecutive) {
+          refused(tenant, pending, 'consecutive_failures');
+          throw errors.tooManyFailures(undefined);
+        }
 
         const code = state.code;
-        if (code === undefined || (options.challengeId !== undefined && code.challengeId !== options.challengeId)) throw errors.noPendingOtp();
-        if (code.expiresAt <= at) throw errors.otpExpired();
-        if (code.attempts >= code.maxAttempts) throw errors.tooManyAttempts();
+        if (code === undefined || (options.challengeId !== undefined && code.challengeId !== options.challengeId)) {
+          metrics.verification(tenant, pending, 'no_pending');
+          throw errors.noPendingOtp();
+        }
+        if (code.expiresAt <= at) {
+          metrics.verification(tenant, code.channel, 'expired');
+          throw errors.otpExpired();
+        }
+        if (code.attempts >= code.maxAttempts) {
+          refused(tenant, code.channel, 'code_attempts');
+          throw errors.tooManyAttempts();
+        }
 
         if (!codeMatches(pepper, binding(tenant, identity, code.challengeId), submitted, code.codeHash)) {
           const counted = await deps.identities.recordFailure(tenant, identity, { ...state, code }, limits, at);
           if (counted === 'raced') continue; // the next round judges this guess on the state that won
           log.info('wrong code', { ...where(tenant, identity, code.channel), attempts: counted.attempts });
+          metrics.verification(tenant, code.channel, 'wrong');
           throw errors.invalidOtp(Math.max(code.maxAttempts - counted.attempts, 0));
         }
 
@@ -430,6 +473,7 @@ export const createEngine = (deps: EngineDeps) => {
             outcome = await deps.identities.consume(tenant, identity, code, limits, at, { kind: 'user', userId });
             knownUserId = userId;
           } else if (policy === 'reject') {
+            metrics.verification(tenant, code.channel, 'unknown_user');
             throw errors.userNotFound();
           } else {
             const user: UserRecord = { userId: newId(), ...userFields(identity), createdAt: new Date(at).toISOString() };
@@ -438,13 +482,17 @@ export const createEngine = (deps: EngineDeps) => {
           }
         }
         if (outcome === 'raced') continue; // the next round sees who won: a used code reads as no pending code
-        if (outcome === 'no-user') throw errors.userNotFound();
+        if (outcome === 'no-user') {
+          metrics.verification(tenant, code.channel, 'unknown_user');
+          throw errors.userNotFound();
+        }
         if (outcome === 'identity-exists') {
           // Registered meanwhile (another style's signup): the next round verifies as that user.
           knownUserId = await deps.identities.findUserId(tenant, identity);
           continue;
         }
         log.info('code verified', where(tenant, identity, code.channel));
+        metrics.verification(tenant, code.channel, 'success');
         return { userId: createdUserId ?? knownUserId ?? code.userId, challengeId: code.challengeId };
       }
       throw errors.timeout();

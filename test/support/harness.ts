@@ -79,7 +79,9 @@ export const event = (
 export const lambdaContext = {
   functionName: 'test',
   awsRequestId: 'test',
-  getRemainingTimeInMillis: () => 30_000,
+  // Longer than a deployed function's 10 s: these tests are about outcomes under concurrency, not the
+  // deadline, and a slow CI machine must not turn a burst of 50 requests into early 503s.
+  getRemainingTimeInMillis: () => 60_000,
 } as unknown as Context;
 
 export type Handler = (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyStructuredResultV2>;

@@ -2,7 +2,8 @@ import { SendEmailCommand, SESv2Client } from '@aws-sdk/client-sesv2';
 import { deadlineClient } from '#core/aws-clients';
 import { requireValue, type Config } from '#core/config';
 import type { Sender } from '#core/otp/engine';
-import { emailContent } from '#core/delivery/messages';
+import { emailContent, emailFrom } from '#core/delivery/messages';
+import { traced } from '#core/observability/tracing';
 
 export const sesEmailSender =
   (client: SESv2Client, from: string): Sender => ({
@@ -11,7 +12,7 @@ export const sesEmailSender =
     const { subject, text } = emailContent(message);
     await client.send(
       new SendEmailCommand({
-        FromEmailAddress: from,
+        FromEmailAddress: emailFrom(message.settings, from),
         Destination: { ToAddresses: [message.identity.address] },
         Content: {
           Simple: {
@@ -31,6 +32,6 @@ export const sesEmailSender =
  */
 export const defaultSesSender = (config: Config): Sender =>
   sesEmailSender(
-    deadlineClient('ses', (options) => new SESv2Client(options)),
+    traced(deadlineClient('ses', (options) => new SESv2Client(options))),
     requireValue(config.senderEmail, 'SENDER_EMAIL'),
   );

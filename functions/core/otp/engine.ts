@@ -1,14 +1,17 @@
 import { createHmac, randomUUID } from 'node:crypto';
+import { isIPv6 } from 'node:net';
+import { performance } from 'node:perf_hooks';
 import { parsePhoneNumberFromString } from 'libphonenumber-js/max';
 import { deliveryTimeout, ensureTime, isUnavailable, SEND_START_MS, timeLeft, within } from '#core/deadline';
 import { ConfigError, errors } from '#core/errors';
 import { describeError, log, mask } from '#core/log';
-import { emitMetric } from '#core/metrics';
+import { noMetrics, type OtpMetrics } from '#core/observability/metrics';
 import { codeMatches, generateCode, hashCode, secureRandomInt, type RandomInt } from '#core/otp/codes';
 import type { DeliveryChannel, Identity } from '#core/otp/identity';
 import type { CounterStore, SpendCaps } from '#core/store/counters';
 import {
   IdentityTakenError,
+  KEEP_COOLDOWN,
   type AlongsideWrite,
   type CodeRecord,
   type FailureLimits,
@@ -38,6 +41,8 @@ export interface OutgoingCode {
   readonly code: string;
   /** The settings the code was made with (a style may narrow them, e.g. a WhatsApp configuration's length). */
   readonly settings: ProjectSettings;
+  /** Android SMS Retriever: the app's 11-character hash, which must end the SMS for the app to read the code itself. */
+  readonly appHash?: string | undefined;
 }
 
 /** One way of delivering codes. A style picks the sender; the engine records its channel on the code. */
@@ -55,6 +60,11 @@ export interface SendContext {
    * the user's device, or one a server-side caller passes explicitly. Absent: no per-IP limit.
    */
   readonly clientIp?: string | undefined;
+  /**
+   * A code the caller chose instead of a generated one (Twilio Verify's CustomCode, only where the
+   * project allows it). Stored, limited and used up like any other code.
+   */
+  readonly customCode?: string | undefined;
 }
 
 export interface EngineDeps {
@@ -65,6 +75,8 @@ export interface EngineDeps {
   readonly randomInt?: RandomInt;
   readonly newId?: () => string;
   readonly sleep?: (ms: number) => Promise<void>;
+  /** Where outcomes are counted (CloudWatch in the runtime); nothing by default. */
+  readonly metrics?: OtpMetrics;
 }
 
 /** What verify does when the code was sent to an address that has no user. */
@@ -113,6 +125,25 @@ const binding = (tenant: TenantRef, identity: Identity, challengeId: string) =>
 
 const userFields = (identity: Identity) => (identity.kind === 'phone' ? { mobile: identity.address } : { email: identity.address });
 
+type Release = () => Promise<void>;
+
+/** Seconds an identifier stays locked by wrong codes: 0 when it is not, undefined when only a success or an operator unlocks it. */
+const lockWait = (state: IdentifierState, s: ProjectSettings, at: number): number | undefined => {
+  if (state.consecutiveFails >= s.maxConsecutiveFailures) return undefined;
+  const open = state.failWindowStart !== undefined && state.failWindowStart > at - HOUR;
+  return open && state.failCount >= s.failedVerificationsPerIdentifierPerHour ? (state.failWindowStart! + HOUR - at) / 1000 : 0;
+};
+
+/** The per-IP limit counts an IPv6 client by its /64 (one subscriber's network), an IPv4 one by its address. */
+export const ipBucket = (ip: string): string => {
+  if (!isIPv6(ip)) return ip;
+  const [head = '', tail = ''] = ip.split('::');
+  const left = head === '' ? [] : head.split(':');
+  const right = tail === '' ? [] : tail.split(':');
+  const groups = ip.includes('::') ? [...left, ...Array<string>(8 - left.length - right.length).fill('0'), ...right] : left;
+  return `${groups.slice(0, 4).map((g) => g.toLowerCase().replace(/^0+(?=.)/, '')).join(':')}::/64`;
+};
+
 /** Seconds until a sliding window of `size` holds fewer than `limit` of `times` (ascending), or 0 when it already does. */
 const windowWait = (times: readonly number[], limit: number, size: number, at: number): number => {
   const inWindow = times.filter((t) => t > at - size);
@@ -131,12 +162,13 @@ export const createEngine = (deps: EngineDeps) => {
   const randomInt = deps.randomInt ?? secureRandomInt;
   const newId = deps.newId ?? randomUUID;
   const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
+  const metrics = deps.metrics ?? noMetrics;
   /** How long storing and sending a code takes here, per channel (moving average): what a concealed decoy waits. */
   const sendTime = new Map<DeliveryChannel, number>();
 
-  const newCode = async (tenant: Tenant, identity: Identity, channel: DeliveryChannel, userId: string | undefined, at: number) => {
-    // A live test identifier's code is the project's fixed one; everything else about it is the same.
-    const code = tenant.settings.testIdentifiers[identity.address] ?? generateCode(tenant.settings.codeLength, randomInt);
+  const newCode = async (tenant: Tenant, identity: Identity, channel: DeliveryChannel, userId: string | undefined, at: number, customCode?: string) => {
+    // A live test identifier's code is the project's fixed one (nothing is sent, so no other code could arrive); everything else about it is the same.
+    const code = tenant.settings.testIdentifiers[identity.address] ?? customCode ?? generateCode(tenant.settings.codeLength, randomInt);
     const challengeId = newId();
     const record: CodeRecord = {
       challengeId,
@@ -153,46 +185,72 @@ export const createEngine = (deps: EngineDeps) => {
 
   const isTestIdentity = (tenant: Tenant, identity: Identity) => tenant.settings.testIdentifiers[identity.address] !== undefined;
 
-  /** The identifier's own limits, decided on its state: cooldown, then sends per hour and per day. */
+  /** The identifier's own limits, decided on its state: locked by failures, cooldown, sends per hour and per day. */
   const checkIdentifierLimits = (tenant: Tenant, state: IdentifierState, at: number) => {
     const s = tenant.settings;
+    // A code for an identifier locked by wrong codes could never verify: do not pay for its SMS.
+    const failWait = lockWait(state, s, at);
+    if (failWait !== 0) {
+      metrics.limitHit(tenant, 'identifier_locked');
+      throw errors.tooManyFailures(failWait);
+    }
     const cooldownMs = s.resendCooldownSeconds * 1000;
-    if (state.lastSentAt !== undefined && at - state.lastSentAt < cooldownMs) throw errors.resendTooSoon((state.lastSentAt + cooldownMs - at) / 1000);
+    if (state.lastSentAt !== undefined && at - state.lastSentAt < cooldownMs) {
+      metrics.limitHit(tenant, 'resend_cooldown');
+      throw errors.resendTooSoon((state.lastSentAt + cooldownMs - at) / 1000);
+    }
     // Another code is on its way right now (a cooldown shorter than a delivery): this one would race it to the phone.
-    if (state.sendingUntil !== undefined && state.sendingUntil > at) throw errors.resendTooSoon(1);
+    if (state.sendingUntil !== undefined && state.sendingUntil > at) {
+      metrics.limitHit(tenant, 'resend_cooldown');
+      throw errors.resendTooSoon(1);
+    }
     const wait = Math.max(windowWait(state.sends, s.sendsPerIdentifierPerHour, HOUR, at), windowWait(state.sends, s.sendsPerIdentifierPerDay, DAY, at));
-    if (wait > 0) throw errors.tooManyRequests(wait);
-  };
-
-  const checkIpLimit = async (tenant: Tenant, context: SendContext, at: number) => {
-    if (context.clientIp === undefined || context.clientIp === '') return;
-    const s = tenant.settings;
-    const limit = (context.style === undefined ? undefined : s.sendsPerIpPerHourByStyle[context.style]) ?? s.sendsPerIpPerHour;
-    if (limit <= 0) return;
-    const taken = await deps.counters.takeIpSend(tenant.projectId, context.clientIp, limit, at);
-    if (!taken.ok) {
-      log.warn('ip send limit reached', { projectId: tenant.projectId, environment: tenant.environment, limit });
-      throw errors.tooManyRequests(taken.retryAfterMs / 1000, 'codes requested from this network');
+    if (wait > 0) {
+      metrics.limitHit(tenant, 'identifier_sends');
+      throw errors.tooManyRequests(wait);
     }
   };
 
-  const checkSpend = async (tenant: Tenant, identity: Identity, channel: DeliveryChannel, at: number) => {
+  const checkIpLimit = async (tenant: Tenant, context: SendContext, at: number): Promise<Release | undefined> => {
+    if (context.clientIp === undefined || context.clientIp === '') return undefined;
+    const s = tenant.settings;
+    const limit = (context.style === undefined ? undefined : s.sendsPerIpPerHourByStyle[context.style]) ?? s.sendsPerIpPerHour;
+    if (limit <= 0) return undefined;
+    const taken = await deps.counters.takeIpSend(tenant.projectId, ipBucket(context.clientIp), limit, at);
+    if (!taken.ok) {
+      log.warn('ip send limit reached', { projectId: tenant.projectId, environment: tenant.environment, limit });
+      metrics.limitHit(tenant, 'ip_sends');
+      throw errors.tooManyRequests(taken.retryAfterMs / 1000, 'codes requested from this network');
+    }
+    return taken.release;
+  };
+
+  const checkSpend = async (tenant: Tenant, identity: Identity, channel: DeliveryChannel, at: number): Promise<Release | undefined> => {
     const caps = capsFor(channel, tenant.settings);
-    if (caps === undefined) return;
+    if (caps === undefined) return undefined;
     const country = parsePhoneNumberFromString(identity.address)?.country ?? 'ZZ';
     const taken = await deps.counters.takeSpend(tenant.projectId, channel, country, caps, at);
     if (!taken.ok) {
       log.warn('spend cap reached', { projectId: tenant.projectId, environment: tenant.environment, channel, cap: taken.cap, country });
-      emitMetric('SpendCapReached', { projectId: tenant.projectId }, { channel, cap: taken.cap });
+      metrics.limitHit(tenant, 'spend_cap');
+      metrics.spendCapReached(tenant, channel, taken.cap);
       throw errors.budgetExceeded(taken.retryAfterMs / 1000);
     }
+    return taken.release;
+  };
+
+  /** Gives counted sends back when the send does not happen after all; a failure to give back only over-counts (safe). */
+  const releaseAll = async (releases: readonly Release[]) => {
+    await Promise.all(releases.map((release) => release().catch((error: unknown) => log.warn('could not give back a counted send', describeError(error)))));
   };
 
   const deliver = async (sender: Sender, tenant: Tenant, identity: Identity, code: string) => {
     if (isTestIdentity(tenant, identity)) {
       log.info('code for a test identifier not sent', where(tenant, identity, sender.channel));
+      metrics.codeSend(tenant, sender.channel, 'test');
       return;
     }
+    const started = performance.now();
     try {
       // Whatever the sender does, the request stops waiting in time to undo the code and answer.
       const sending = sender.send({ tenant: { projectId: tenant.projectId, environment: tenant.environment }, identity, code, settings: tenant.settings });
@@ -203,9 +261,18 @@ export const createEngine = (deps: EngineDeps) => {
       // A provider that is down, slow or overloaded is a 503 to retry; one that refused the message, a 502.
       const unavailable = isUnavailable(error);
       log.warn('code delivery failed', { ...where(tenant, identity, sender.channel), ...describeError(error), ...(unavailable ? { unavailable } : {}) });
+      metrics.codeSend(tenant, sender.channel, 'failed');
       throw unavailable ? errors.serviceUnavailable() : errors.deliveryFailed(sender.channel, error);
     }
+    metrics.providerLatency(tenant, sender.channel, performance.now() - started);
     log.info('code sent', where(tenant, identity, sender.channel));
+    metrics.codeSend(tenant, sender.channel, 'delivered');
+  };
+
+  /** A verify refused by a failure limit: counted as a lock-out, and as the limit that did it. */
+  const refused = (tenant: Tenant, channel: DeliveryChannel | undefined, limit: 'failed_verifications' | 'consecutive_failures' | 'code_attempts') => {
+    metrics.limitHit(tenant, limit);
+    metrics.verification(tenant, channel, 'locked_out');
   };
 
   const recordSendTime = (channel: DeliveryChannel, ms: number) => sendTime.set(channel, (sendTime.get(channel) ?? ms) * 0.8 + ms * 0.2);
@@ -213,9 +280,10 @@ export const createEngine = (deps: EngineDeps) => {
   /**
    * Decides and stores a new code for the address, in rounds: read the identifier's state, check
    * the limits on it, write conditional on it. A round lost to a concurrent send re-reads, and then
-   * usually meets the cooldown. Counters (IP, spend) are taken once, in the first round that passes.
-   * No code is stored without the time to send it and, should that fail, to take it back.
-   * Returns the state the code replaced, for the undo.
+   * usually meets the cooldown. Counters (IP, spend) are taken once, in the first round that passes,
+   * and given back if the send is refused or fails after all (the caller gets them to release on a
+   * failed delivery), so refused requests never use up a budget. No code is stored without the
+   * time to send it and, should that fail, to take it back. Returns the state the code replaced, for the undo.
    */
   const storeNewCode = async (
     tenant: Tenant,
@@ -225,37 +293,50 @@ export const createEngine = (deps: EngineDeps) => {
     userId: string | undefined,
     write: (record: CodeRecord, history: SendHistory) => Promise<{ replaced: CodeRecord | undefined } | 'raced'>,
     undoLost: (record: CodeRecord, state: IdentifierState) => Promise<void>,
+    options: { readonly unmatchable?: boolean } = {},
   ) => {
     const test = isTestIdentity(tenant, identity);
+    const releases: Release[] = [];
     let countersTaken = false;
-    for (let round = 0; round < MAX_ROUNDS; round += 1) {
-      const state = await deps.identities.readState(tenant, identity);
-      const at = now();
-      if (!test) {
-        checkIdentifierLimits(tenant, state, at);
-        if (!countersTaken) {
-          await checkIpLimit(tenant, context, at);
-          await checkSpend(tenant, identity, sender.channel, at);
-          countersTaken = true;
+    try {
+      for (let round = 0; round < MAX_ROUNDS; round += 1) {
+        const state = await deps.identities.readState(tenant, identity);
+        const at = now();
+        if (!test) {
+          checkIdentifierLimits(tenant, state, at);
+          if (!countersTaken) {
+            countersTaken = true;
+            const ip = await checkIpLimit(tenant, context, at);
+            if (ip) releases.push(ip);
+            const spend = await checkSpend(tenant, identity, sender.channel, at);
+            if (spend) releases.push(spend);
+          }
         }
+        const { code, record } = await newCode(tenant, identity, sender.channel, userId, at, options.unmatchable ? undefined : context.customCode);
+        // A decoy's code is a hash of nothing anyone holds: it verifies never, and wrong guesses count as usual.
+        const stored = options.unmatchable ? { ...record, codeHash: `decoy:${newId()}` } : record;
+        // Test identifiers leave the history alone: they are outside every limit.
+        const sends = test ? state.sends : [...state.sends.filter((t) => t > at - DAY), at];
+        ensureTime(SEND_START_MS, 'storing and sending a code');
+        // The delivery ends by the request's deadline at the latest: that long, no other code may be sent (on the engine's clock).
+        const holdUntil = at + Math.min(timeLeft(), DELIVERY_HOLD_MS);
+        // While wrong codes are on record, the item must outlive any idle spell: its TTL is not two days then.
+        const history = { sends, previousSeq: state.sendSeq, now: at, sendingUntil: holdUntil, keepLong: state.consecutiveFails > 0 };
+        let written;
+        try {
+          written = await write(stored, history);
+        } catch (error) {
+          // The write's answer was lost: it may have landed. Taking it back is conditional on our code, so it is safe either way.
+          if (isUnavailable(error)) await undoLost(stored, state).catch(() => undefined);
+          throw error;
+        }
+        if (written !== 'raced') return { code, record: stored, replaced: written.replaced, releases, previousLastSentAt: state.lastSentAt, holdUntil };
       }
-      const { code, record } = await newCode(tenant, identity, sender.channel, userId, at);
-      // Test identifiers leave the history alone: they are outside every limit.
-      const sends = test ? state.sends : [...state.sends.filter((t) => t > at - DAY), at];
-      ensureTime(SEND_START_MS, 'storing and sending a code');
-      // The delivery ends by the request's deadline at the latest: that long, no other code may be sent (on the engine's clock).
-      const holdUntil = at + Math.min(timeLeft(), DELIVERY_HOLD_MS);
-      let written;
-      try {
-        written = await write(record, { sends, previousSeq: state.sendSeq, now: at, sendingUntil: holdUntil });
-      } catch (error) {
-        // The write's answer was lost: it may have landed. Taking it back is conditional on our code, so it is safe either way.
-        if (isUnavailable(error)) await undoLost(record, state).catch(() => undefined);
-        throw error;
-      }
-      if (written !== 'raced') return { code, record, replaced: written.replaced, previousLastSentAt: state.lastSentAt, holdUntil };
+      throw errors.serviceUnavailable(1);
+    } catch (error) {
+      await releaseAll(releases);
+      throw error;
     }
-    throw errors.serviceUnavailable(1);
   };
 
   /** Ends a delivery's hold on the next send, unless the cooldown outlasts it anyway (the defaults: no write). */
@@ -270,7 +351,7 @@ export const createEngine = (deps: EngineDeps) => {
   /** Stores a new code for the address (replacing any pending one) and sends it; a failed send gives the old code back. */
   const replaceAndSend = async (tenant: Tenant, identity: Identity, sender: Sender, context: SendContext, userId: string | undefined): Promise<Issued> => {
     const started = now();
-    const { code, record, replaced, previousLastSentAt, holdUntil } = await storeNewCode(
+    const { code, record, replaced, releases, previousLastSentAt, holdUntil } = await storeNewCode(
       tenant,
       identity,
       sender,
@@ -282,6 +363,7 @@ export const createEngine = (deps: EngineDeps) => {
     try {
       await deliver(sender, tenant, identity, code);
     } catch (error) {
+      await releaseAll(releases);
       // The user never got the new code: give back the one they may still hold.
       await deps.identities.withdrawCode(tenant, identity, record.challengeId, replaced, { previousLastSentAt }).catch((undoError: unknown) =>
         log.error('could not restore the previous code after failed delivery', { ...where(tenant, identity), ...describeError(undoError) }),
@@ -293,20 +375,40 @@ export const createEngine = (deps: EngineDeps) => {
     return { userId, challengeId: record.challengeId };
   };
 
+  /** The stable pseudonym a concealing project shows for an address with no user, and gives the user if it signs up: every bit from an HMAC under the pepper. */
+  const pseudonymFor = async (tenant: Tenant, identity: Identity): Promise<string> => {
+    const mac = createHmac('sha256', await deps.pepper()).update(`pseudonym-user\0${binding(tenant, identity, '')}`).digest();
+    // RFC 4122 version 4 and variant bits, set from the hash like a random UUID's are from randomness.
+    mac[6] = (mac[6]! & 0x0f) | 0x40;
+    mac[8] = (mac[8]! & 0x3f) | 0x80;
+    const hex = mac.subarray(0, 16).toString('hex');
+    return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20, 32)}`;
+  };
+
   /**
-   * What a concealing project answers for an address with no user: the same checks and counters
-   * a real send meets (so limits still bite), nothing stored or sent, the usual time taken, and
-   * a stable user id that reveals nothing (an HMAC of the address under the pepper).
+   * What a concealing project does for a login to an address with no user: everything a real
+   * login does (every limit and counter, a stored code with its send history, so a second login
+   * meets the cooldown and a guess is a wrong code that counts) except the message: the code
+   * stored matches nothing, nothing is sent, and the answer waits about as long as a real send.
    */
   const decoy = async (tenant: Tenant, identity: Identity, sender: Sender, context: SendContext): Promise<Issued & { userId: string }> => {
-    const state = await deps.identities.readState(tenant, identity);
-    const at = now();
-    checkIdentifierLimits(tenant, state, at);
-    await checkIpLimit(tenant, context, at);
-    const mac = createHmac('sha256', await deps.pepper()).update(`decoy-user\0${binding(tenant, identity, '')}`).digest('hex');
-    const userId = `${mac.slice(0, 8)}-${mac.slice(8, 12)}-4${mac.slice(13, 16)}-a${mac.slice(17, 20)}-${mac.slice(20, 32)}`;
-    await sleep(sendTime.get(sender.channel) ?? 150);
-    return { userId, challengeId: newId() };
+    const started = now();
+    const { record, releases, holdUntil } = await storeNewCode(
+      tenant,
+      identity,
+      sender,
+      context,
+      undefined,
+      (r, h) => deps.identities.storeCode(tenant, identity, r, h),
+      (r, state) => deps.identities.withdrawCode(tenant, identity, r.challengeId, state.code, { previousLastSentAt: state.lastSentAt }),
+      { unmatchable: true },
+    );
+    // Nothing went out: the spend and IP budgets get the send back, as for any send that did not happen.
+    await releaseAll(releases);
+    await sleep(Math.max(0, (sendTime.get(sender.channel) ?? 150) - (now() - started)));
+    // As after a real send: the next login meets the cooldown, not a delivery hold.
+    await endDelivery(tenant, identity, record, holdUntil);
+    return { userId: await pseudonymFor(tenant, identity), challengeId: record.challengeId };
   };
 
   return {
@@ -317,9 +419,18 @@ export const createEngine = (deps: EngineDeps) => {
      * out of their own address, and a client may repeat a signup it got no answer to.
      */
     async signup(tenant: Tenant, identity: Identity, sender: Sender, context: SendContext = {}): Promise<Issued & { userId: string }> {
-      // A few rounds only where a concurrent signup was undone under our feet.
+      const conceal = tenant.settings.concealUserExistence;
+      // A few rounds only where a concurrent signup registered the address, or was undone, under our feet.
       for (let attempt = 1; ; attempt += 1) {
-        const userId = newId();
+        // Registered already: answered before any budget is counted. A user that never verified a code
+        // (its answer was lost, its message never came) gets a new code; a concealing project sends the owner a login code.
+        const existing = await deps.identities.findOwner(tenant, identity);
+        if (existing !== undefined) {
+          if (existing.verified && !conceal) throw errors.userExists();
+          return { ...(await replaceAndSend(tenant, identity, sender, context, existing.userId)), userId: existing.userId };
+        }
+        // Concealing: a new user gets the pseudonym a login would have shown, so login-then-signup tells nothing.
+        const userId = conceal ? await pseudonymFor(tenant, identity) : newId();
         let issued;
         try {
           issued = await storeNewCode(
@@ -337,22 +448,13 @@ export const createEngine = (deps: EngineDeps) => {
           );
         } catch (error) {
           if (!(error instanceof IdentityTakenError)) throw error;
-          const existing = await deps.identities.findOwner(tenant, identity);
-          // Undone meanwhile (a concurrent signup whose delivery failed): the address is free again, so this is a new signup.
-          if (existing === undefined) {
-            if (attempt < 3) continue;
-            throw errors.serviceUnavailable(1);
-          }
-          // Never verified: a repeated signup (its answer lost, its message never came) gets a new code.
-          // Concealing: the owner gets a login code, the caller the answer a new signup gets.
-          if (!existing.verified || tenant.settings.concealUserExistence) {
-            return { ...(await replaceAndSend(tenant, identity, sender, context, existing.userId)), userId: existing.userId };
-          }
-          throw errors.userExists();
+          if (attempt < 3) continue;
+          throw errors.serviceUnavailable(1);
         }
         try {
           await deliver(sender, tenant, identity, issued.code);
         } catch (error) {
+          await releaseAll(issued.releases);
           const undo = { previousLastSentAt: issued.previousLastSentAt };
           await deps.identities.undoSignup(tenant, identity, userId, issued.record.challengeId, undo).catch((undoError: unknown) =>
             log.error('could not undo signup after failed delivery', { ...where(tenant, identity), ...describeError(undoError) }),
@@ -383,6 +485,14 @@ export const createEngine = (deps: EngineDeps) => {
     },
 
     /**
+     * Withdraws the code pending for the address if it is still this challenge (Twilio Verify's
+     * cancel): from then on it verifies nowhere, in no style. The send history stays.
+     */
+    async cancel(tenant: TenantRef, identity: Identity, challengeId: string): Promise<void> {
+      await deps.identities.withdrawCode(tenant, identity, challengeId, undefined, KEEP_COOLDOWN);
+    },
+
+    /**
      * Verifies a submitted code: read the identifier's state, decide, write conditional on what was
      * decided. A wrong code is counted (the code's attempts, the failure window, the consecutive
      * failures) in one atomic write before the answer goes out; a right one is consumed in one
@@ -402,18 +512,35 @@ export const createEngine = (deps: EngineDeps) => {
         const state = await deps.identities.readState(tenant, identity);
         const at = now();
         const windowOpen = state.failWindowStart !== undefined && state.failWindowStart > at - HOUR;
-        if (windowOpen && state.failCount >= limits.perWindow) throw errors.tooManyFailures((state.failWindowStart! + HOUR - at) / 1000);
-        if (state.consecutiveFails >= limits.maxConsecutive) throw errors.tooManyFailures(undefined);
+        const pending = state.code?.channel;
+        if (windowOpen && state.failCount >= limits.perWindow) {
+          refused(tenant, pending, 'failed_verifications');
+          throw errors.tooManyFailures((state.failWindowStart! + HOUR - at) / 1000);
+        }
+        if (state.consecutiveFails >= limits.maxConsecutive) {
+          refused(tenant, pending, 'consecutive_failures');
+          throw errors.tooManyFailures(undefined);
+        }
 
         const code = state.code;
-        if (code === undefined || (options.challengeId !== undefined && code.challengeId !== options.challengeId)) throw errors.noPendingOtp();
-        if (code.expiresAt <= at) throw errors.otpExpired();
-        if (code.attempts >= code.maxAttempts) throw errors.tooManyAttempts();
+        if (code === undefined || (options.challengeId !== undefined && code.challengeId !== options.challengeId)) {
+          metrics.verification(tenant, pending, 'no_pending');
+          throw errors.noPendingOtp();
+        }
+        if (code.expiresAt <= at) {
+          metrics.verification(tenant, code.channel, 'expired');
+          throw errors.otpExpired();
+        }
+        if (code.attempts >= code.maxAttempts) {
+          refused(tenant, code.channel, 'code_attempts');
+          throw errors.tooManyAttempts();
+        }
 
         if (!codeMatches(pepper, binding(tenant, identity, code.challengeId), submitted, code.codeHash)) {
           const counted = await deps.identities.recordFailure(tenant, identity, { ...state, code }, limits, at);
           if (counted === 'raced') continue; // the next round judges this guess on the state that won
           log.info('wrong code', { ...where(tenant, identity, code.channel), attempts: counted.attempts });
+          metrics.verification(tenant, code.channel, 'wrong');
           throw errors.invalidOtp(Math.max(code.maxAttempts - counted.attempts, 0));
         }
 
@@ -428,6 +555,7 @@ export const createEngine = (deps: EngineDeps) => {
             outcome = await deps.identities.consume(tenant, identity, code, limits, at, { kind: 'user', userId }, alongside(userId));
             knownUserId = userId;
           } else if (policy === 'reject') {
+            metrics.verification(tenant, code.channel, 'unknown_user');
             throw errors.userNotFound();
           } else {
             const user: UserRecord = { userId: newId(), ...userFields(identity), createdAt: new Date(at).toISOString() };
@@ -436,13 +564,17 @@ export const createEngine = (deps: EngineDeps) => {
           }
         }
         if (outcome === 'raced') continue; // the next round sees who won: a used code reads as no pending code
-        if (outcome === 'no-user') throw errors.userNotFound();
+        if (outcome === 'no-user') {
+          metrics.verification(tenant, code.channel, 'unknown_user');
+          throw errors.userNotFound();
+        }
         if (outcome === 'identity-exists') {
           // Registered meanwhile (another style's signup): the next round verifies as that user.
           knownUserId = await deps.identities.findUserId(tenant, identity);
           continue;
         }
         log.info('code verified', where(tenant, identity, code.channel));
+        metrics.verification(tenant, code.channel, 'success');
         return { userId: createdUserId ?? knownUserId ?? code.userId, challengeId: code.challengeId };
       }
       throw errors.serviceUnavailable(1);

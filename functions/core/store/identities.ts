@@ -81,6 +81,9 @@ export interface SendUndo {
   readonly previousLastSentAt: number | undefined;
 }
 
+/** A withdrawal of a code that did reach the user (Twilio Verify's cancel): its cooldown stands. */
+export const KEEP_COOLDOWN = 'keep-cooldown';
+
 export class IdentityTakenError extends Error {
   constructor(options?: { cause?: unknown }) {
     super('otpgate: identity already registered', options);
@@ -94,6 +97,8 @@ export interface SendHistory {
   readonly previousSeq: number;
   readonly now: number;
   readonly sendingUntil: number;
+  /** The item outlives the usual TTL (failures are on record: the NIST ceiling must not expire). */
+  readonly keepLong?: boolean;
 }
 
 /** A decision was made on a state that changed meanwhile: read again and decide again. */
@@ -110,7 +115,13 @@ const CODE_FIELDS = ['challengeId', 'userId', 'channel', 'codeHash', 'expiresAt'
  * an expired code still read "expired" for a day.
  */
 const KEEP_SECONDS = 2 * 86_400;
-const ttlAt = (now: number) => Math.floor(now / 1000) + KEEP_SECONDS;
+/**
+ * While wrong codes are on record the item is the lock NIST's ceiling needs (100 in a row, ever):
+ * it must outlive any idle spell, or an attacker who waits for the sweep gets a fresh 100. A year
+ * after the last wrong code or send it may go.
+ */
+const KEEP_LOCKED_SECONDS = 366 * 86_400;
+const ttlAt = (now: number, keepLong = false) => Math.floor(now / 1000) + (keepLong ? KEEP_LOCKED_SECONDS : KEEP_SECONDS);
 
 const codeOf = (item: Record<string, unknown>): CodeRecord | undefined =>
   typeof item.challengeId === 'string'
@@ -146,7 +157,7 @@ const expression = (sets: readonly string[], removes: readonly string[]) =>
 
 export const createIdentityStore = (doc: DynamoDBDocumentClient, tableName: string) => {
   /** The update that stores a new code, conditional on no other send having happened since the state was read. */
-  const storeCodeUpdate = (tenant: TenantRef, identity: Identity, code: CodeRecord, sends: readonly number[], previousSeq: number, now: number, sendingUntil: number) => {
+  const storeCodeUpdate = (tenant: TenantRef, identity: Identity, code: CodeRecord, { sends, previousSeq, now, sendingUntil, keepLong = false }: SendHistory) => {
     const { sets, removes, values } = codeUpdate(code);
     return {
       TableName: tableName,
@@ -172,7 +183,7 @@ export const createIdentityStore = (doc: DynamoDBDocumentClient, tableName: stri
         ':now': now,
         ':until': sendingUntil,
         ':zero': 0,
-        ':ttl': ttlAt(now),
+        ':ttl': ttlAt(now, keepLong),
         ':nextSeq': previousSeq + 1,
         ...(previousSeq === 0 ? {} : { ':seq': previousSeq }),
       },
@@ -242,7 +253,7 @@ export const createIdentityStore = (doc: DynamoDBDocumentClient, tableName: stri
     ): Promise<{ replaced: CodeRecord | undefined } | Raced> {
       try {
         const { Attributes } = await doc.send(
-          new UpdateCommand({ ...storeCodeUpdate(tenant, identity, code, history.sends, history.previousSeq, history.now, history.sendingUntil), ReturnValues: 'ALL_OLD' }),
+          new UpdateCommand({ ...storeCodeUpdate(tenant, identity, code, history), ReturnValues: 'ALL_OLD' }),
         );
         return { replaced: Attributes ? codeOf(Attributes) : undefined };
       } catch (error) {
@@ -270,7 +281,7 @@ export const createIdentityStore = (doc: DynamoDBDocumentClient, tableName: stri
                   },
                 },
                 { Put: { TableName: tableName, Item: { ...userKey(tenant, user.userId), ...user }, ConditionExpression: 'attribute_not_exists(pk)' } },
-                { Update: storeCodeUpdate(tenant, identity, code, history.sends, history.previousSeq, history.now, history.sendingUntil) },
+                { Update: storeCodeUpdate(tenant, identity, code, history) },
               ],
             }),
           ),
@@ -330,9 +341,14 @@ export const createIdentityStore = (doc: DynamoDBDocumentClient, tableName: stri
      * comes back (or no code is pending, if there was none), unless a newer code replaced ours
      * meanwhile. As with undoSignup, the send windows keep the failed send and the cooldown does not.
      */
-    async withdrawCode(tenant: TenantRef, identity: Identity, ours: string, replaced: CodeRecord | undefined, undo: SendUndo): Promise<void> {
+    async withdrawCode(tenant: TenantRef, identity: Identity, ours: string, replaced: CodeRecord | undefined, undo: SendUndo | typeof KEEP_COOLDOWN): Promise<void> {
       const back = replaced ? codeUpdate(replaced) : { sets: [], removes: [...CODE_FIELDS], values: {} };
-      const lastSent = undo.previousLastSentAt === undefined ? { sets: [], removes: ['lastSentAt'] } : { sets: ['lastSentAt = :last'], removes: [] };
+      const lastSent =
+        undo === KEEP_COOLDOWN
+          ? { sets: [], removes: [] }
+          : undo.previousLastSentAt === undefined
+            ? { sets: [], removes: ['lastSentAt'] }
+            : { sets: ['lastSentAt = :last'], removes: [] };
       try {
         await doc.send(
           new UpdateCommand({
@@ -340,7 +356,7 @@ export const createIdentityStore = (doc: DynamoDBDocumentClient, tableName: stri
             Key: stateKey(tenant, identity),
             UpdateExpression: expression([...back.sets, ...lastSent.sets], [...back.removes, 'sendingUntil', ...lastSent.removes]),
             ConditionExpression: 'challengeId = :ours',
-            ExpressionAttributeValues: { ...back.values, ':ours': ours, ...(undo.previousLastSentAt === undefined ? {} : { ':last': undo.previousLastSentAt }) },
+            ExpressionAttributeValues: { ...back.values, ':ours': ours, ...(undo === KEEP_COOLDOWN || undo.previousLastSentAt === undefined ? {} : { ':last': undo.previousLastSentAt }) },
           }),
         );
       } catch (error) {
@@ -375,9 +391,9 @@ export const createIdentityStore = (doc: DynamoDBDocumentClient, tableName: stri
     async recordFailure(tenant: TenantRef, identity: Identity, state: IdentifierState & { code: CodeRecord }, limits: FailureLimits, now: number): Promise<{ attempts: number } | Raced> {
       const active = state.failWindowStart !== undefined && state.failWindowStart > now - limits.windowMs;
       const window = active
-        ? { update: 'ADD failCount :one, attempts :one, consecutiveFails :one', condition: 'failWindowStart = :ws AND failCount < :perWindow', values: { ':ws': state.failWindowStart, ':perWindow': limits.perWindow } }
+        ? { update: 'SET #ttl = :ttl ADD failCount :one, attempts :one, consecutiveFails :one', condition: 'failWindowStart = :ws AND failCount < :perWindow', values: { ':ws': state.failWindowStart, ':perWindow': limits.perWindow } }
         : {
-            update: 'SET failWindowStart = :now, failCount = :one ADD attempts :one, consecutiveFails :one',
+            update: 'SET failWindowStart = :now, failCount = :one, #ttl = :ttl ADD attempts :one, consecutiveFails :one',
             condition: state.failWindowStart === undefined ? 'attribute_not_exists(failWindowStart)' : 'failWindowStart = :ws',
             values: state.failWindowStart === undefined ? { ':now': now } : { ':now': now, ':ws': state.failWindowStart },
           };
@@ -388,7 +404,9 @@ export const createIdentityStore = (doc: DynamoDBDocumentClient, tableName: stri
             Key: stateKey(tenant, identity),
             UpdateExpression: window.update,
             ConditionExpression: `challengeId = :c AND attempts < maxAttempts AND consecutiveFails < :maxc AND ${window.condition}`,
-            ExpressionAttributeValues: { ':one': 1, ':c': state.code.challengeId, ':maxc': limits.maxConsecutive, ...window.values },
+            ExpressionAttributeNames: { '#ttl': 'ttl' },
+            // A wrong code on record keeps the item (the lock) for a year, not two days.
+            ExpressionAttributeValues: { ':one': 1, ':c': state.code.challengeId, ':maxc': limits.maxConsecutive, ':ttl': ttlAt(now, true), ...window.values },
             ReturnValues: 'UPDATED_NEW',
           }),
         );

@@ -1,4 +1,5 @@
-import { App } from 'aws-cdk-lib';
+import { App, Validations } from 'aws-cdk-lib';
+import { AwsSolutionsChecks } from 'cdk-nag';
 import { OtpGateStack } from '#lib/otpgate-stack';
 
 const app = new App();
@@ -7,6 +8,13 @@ const app = new App();
 function optional(key: string): string | undefined {
   const value: unknown = app.node.tryGetContext(key);
   return typeof value === 'string' && value.trim() !== '' ? value.trim() : undefined;
+}
+
+/** `false`/`off`/`no` (any case) turn a feature off; anything else, or nothing, leaves it on. */
+function flag(key: string): boolean | undefined {
+  const value: unknown = app.node.tryGetContext(key);
+  if (value === undefined || value === '') return undefined;
+  return !['false', 'off', 'no', '0'].includes(String(value).trim().toLowerCase());
 }
 
 function list(key: string): string[] | undefined {
@@ -24,4 +32,10 @@ new OtpGateStack(app, optional('otpgate:stackName') ?? 'OtpGate', {
   twilioSecretName: optional('otpgate:twilioSecretName'),
   corsAllowOrigins: list('otpgate:corsAllowOrigins'),
   publicBaseUrl: optional('otpgate:publicBaseUrl'),
+  alarmEmail: optional('otpgate:alarmEmail'),
+  tracing: flag('otpgate:tracing'),
+  routeMetrics: flag('otpgate:routeMetrics'),
 });
+
+// AWS Solutions checks on every synth: a new finding stops synthesis until it is fixed or acknowledged with its reason.
+Validations.of(app).addPlugins(new AwsSolutionsChecks(app));

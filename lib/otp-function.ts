@@ -1,7 +1,8 @@
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
-import { Architecture, Runtime } from 'aws-cdk-lib/aws-lambda';
+import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import { Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { Architecture, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat, type BundlingOptions, type NodejsFunctionProps } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
@@ -11,9 +12,11 @@ import { routes, type Capability } from './routes';
 export const repoRoot = fileURLToPath(new URL('..', import.meta.url));
 
 export interface OtpFunctionProps
-  extends Omit<NodejsFunctionProps, 'entry' | 'runtime' | 'architecture' | 'bundling' | 'logGroup' | 'logRetention' | 'projectRoot' | 'depsLockFilePath'> {
+  extends Omit<NodejsFunctionProps, 'entry' | 'runtime' | 'architecture' | 'bundling' | 'logGroup' | 'logRetention' | 'projectRoot' | 'depsLockFilePath' | 'role' | 'tracing'> {
   /** The handler module, relative to the repository root (a route's `entry`). */
   readonly entry: string;
+  /** X-Ray active tracing and the Powertools tracer in the code. @default true */
+  readonly tracing?: boolean;
 }
 
 /**
@@ -22,7 +25,7 @@ export interface OtpFunctionProps
  */
 export const otpBundling = {
   format: OutputFormat.ESM,
-  target: 'node22',
+  target: 'node24',
   mainFields: ['module', 'main'],
   minify: true,
   sourceMap: true,
@@ -34,7 +37,8 @@ export const otpBundling = {
   banner: "import { createRequire } from 'module'; const require = createRequire(import.meta.url);",
 } satisfies BundlingOptions;
 
-export const otpRuntime = Runtime.NODEJS_22_X;
+// The newest Node.js Lambda offers; the code itself also runs on Node 20 (tests) and 22.
+export const otpRuntime = Runtime.NODEJS_24_X;
 
 /**
  * No NODE_OPTIONS=--enable-source-maps: Node then parses every bundle's source map at cold start,
@@ -74,26 +78,52 @@ export const otpFunctionSettings = (id: string): { memoryMb: number; timeoutSeco
 /**
  * Every otpgate function, with all runtime and bundling defaults fixed here so no route can drift.
  * The log group is explicit (not `logRetention`) so the stack needs no log-retention custom resource.
+ * The role is explicit too: the construct's default attaches the AWS managed
+ * AWSLambdaBasicExecutionRole, which may write to every log group in the account; this one may
+ * write to the function's own log group only (X-Ray's two actions are added by active tracing).
  */
 export class OtpFunction extends NodejsFunction {
+  /** The function's own log group (30 days). */
+  readonly logs: LogGroup;
+
   constructor(scope: Construct, id: string, props: OtpFunctionProps) {
+    const { tracing = true, ...rest } = props;
     // Created in the parent scope because `this` cannot be used before super().
     const logGroup = new LogGroup(scope, `${id}Logs`, {
       retention: RetentionDays.ONE_MONTH,
       removalPolicy: RemovalPolicy.DESTROY,
     });
+    const role = new Role(scope, `${id}Role`, { assumedBy: new ServicePrincipal('lambda.amazonaws.com') });
+    // The log group exists before the function, so CreateLogGroup is never needed.
+    logGroup.grantWrite(role);
 
     super(scope, id, {
       ...defaults,
-      ...props,
+      ...rest,
       entry: join(repoRoot, props.entry),
       projectRoot: repoRoot,
       depsLockFilePath: join(repoRoot, 'package-lock.json'),
       runtime: otpRuntime,
       architecture: Architecture.ARM_64,
       logGroup,
-      environment: { ...otpEnvironment, ...props.environment },
+      role,
+      // X-Ray: the function's segment from Lambda, and the AWS SDK and provider calls as subsegments (functions/core/observability/tracing.ts).
+      tracing: tracing ? Tracing.ACTIVE : Tracing.DISABLED,
+      environment: {
+        ...otpEnvironment,
+        // The `service` of every log line and metric: the stack, so two stacks in one account keep apart.
+        POWERTOOLS_SERVICE_NAME: Stack.of(scope).stackName,
+        ...(tracing ? { OTPGATE_TRACING: 'active' } : {}),
+        ...props.environment,
+      },
       bundling: otpBundling,
     });
+    this.logs = logGroup;
+    if (tracing) {
+      Validations.of(role).acknowledge({
+        id: 'AwsSolutions::AwsSolutions-IAM5[Resource::*]',
+        reason: 'Active tracing grants xray:PutTraceSegments and xray:PutTelemetryRecords, which support no resource-level permissions (X-Ray takes only "*"); every other statement of this role names its resources.',
+      });
+    }
   }
 }

@@ -1,12 +1,15 @@
-import { Annotations, ArnFormat, CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
-import { CorsHttpMethod, HttpApi, HttpMethod } from 'aws-cdk-lib/aws-apigatewayv2';
+import { Annotations, ArnFormat, CfnOutput, Duration, RemovalPolicy, Stack, Validations, type StackProps } from 'aws-cdk-lib';
+import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
+import { CorsHttpMethod, HttpApi, HttpMethod, LogGroupLogDestination } from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import { AttributeType, Billing, TableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import { CfnPermission } from 'aws-cdk-lib/aws-lambda';
 import { Effect, PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Secret, type ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
 import { TABLE_KEYS } from '#core/store/table-keys';
+import { Monitoring, type AlarmThresholds } from './monitoring';
 import { OtpFunction, sizingFor } from './otp-function';
 import { routes, type Capability } from './routes';
 
@@ -25,9 +28,44 @@ export interface OtpGateStackProps extends StackProps {
   readonly publicBaseUrl?: string;
   /** How often Secrets Manager rotates the token signing key. @default Duration.days(90) */
   readonly signingKeyRotation?: Duration;
+  /** Where alarm notifications are emailed (an SNS email subscription, confirmed by a link). @default no subscription */
+  readonly alarmEmail?: string;
+  /** When the alarms go off; see lib/monitoring.ts. */
+  readonly alarmThresholds?: Partial<AlarmThresholds>;
+  /** X-Ray tracing of every function (about 35 ms more CPU per cold start; README, Operations). @default true */
+  readonly tracing?: boolean;
+  /** API Gateway's per-route metrics (6 metrics per route at CloudWatch's custom-metric price). @default true */
+  readonly routeMetrics?: boolean;
 }
 
 const defaultThrottle = { rateLimit: 50, burstLimit: 100 };
+
+/** A resource ARN as cdk-nag names it in a finding id: pseudo parameters as `<AWS::Region>`, literals as they are. */
+const nagResource = (stack: Stack, arn: string): string => {
+  const resolved: unknown = stack.resolve(arn);
+  if (typeof resolved === 'string') return resolved;
+  const [separator, parts] = (resolved as { 'Fn::Join': [string, unknown[]] })['Fn::Join'];
+  return parts.map((part) => (typeof part === 'string' ? part : `<${(part as { Ref: string }).Ref}>`)).join(separator);
+};
+
+/** The API access log line (JSON; every value quoted, since a missing one is written as "-"). */
+export const ACCESS_LOG_FIELDS = {
+  requestId: '$context.requestId',
+  requestTime: '$context.requestTimeEpoch',
+  ip: '$context.identity.sourceIp',
+  userAgent: '$context.identity.userAgent',
+  httpMethod: '$context.httpMethod',
+  routeKey: '$context.routeKey',
+  path: '$context.path',
+  status: '$context.status',
+  protocol: '$context.protocol',
+  responseLength: '$context.responseLength',
+  responseLatency: '$context.responseLatency',
+  integrationLatency: '$context.integrationLatency',
+  integrationStatus: '$context.integrationStatus',
+  integrationError: '$context.integrationErrorMessage',
+  error: '$context.error.message',
+} as const;
 
 export class OtpGateStack extends Stack {
   constructor(scope: Construct, id: string, props: OtpGateStackProps) {
@@ -55,6 +93,11 @@ export class OtpGateStack extends Stack {
       generateSecretString: { passwordLength: 64, excludePunctuation: true },
       removalPolicy: RemovalPolicy.RETAIN,
     });
+    Validations.of(pepper).acknowledge({
+      id: 'AwsSolutions::AwsSolutions-SMG4',
+      reason:
+        'The pepper is mixed into every stored code hash and the concealed-user decoy ids: rotating it would make every pending code fail and change those ids, and the codes it protects live 10 minutes at most. It is no credential for another system; replace it deliberately (a deployment with a new secret) if it ever leaks. The signing key, which does sign credentials, rotates every 90 days.',
+    });
     const signingKey = new Secret(this, 'SigningKeySeed', {
       description: 'otpgate: seed the ES256 token signing key is derived from',
       generateSecretString: { passwordLength: 64, excludePunctuation: true },
@@ -62,8 +105,10 @@ export class OtpGateStack extends Stack {
     });
 
     // Rotation keeps the replaced seed as `previous` (tokens signed with it keep verifying); see functions/core/tokens/signing-keys.ts.
+    const tracing = props.tracing ?? true;
     const signingKeyRotation = new OtpFunction(this, 'SigningKeyRotation', {
       entry: 'functions/rotate-signing-key.ts',
+      tracing,
       description: 'otpgate: rotates the token signing key seed (Secrets Manager rotation)',
     });
     signingKey.addRotationSchedule('SigningKeyRotationSchedule', {
@@ -71,6 +116,10 @@ export class OtpGateStack extends Stack {
       automaticallyAfter: props.signingKeyRotation ?? Duration.days(90),
       // A deployment is not a reason to rotate; only the schedule or an operator is.
       rotateImmediatelyOnUpdate: false,
+    });
+    Validations.of(signingKeyRotation.role!).acknowledge({
+      id: 'AwsSolutions::AwsSolutions-IAM5[Resource::*]',
+      reason: 'The rotation construct grants secretsmanager:GetRandomPassword and active tracing the two X-Ray write actions; none of them supports resource-level permissions. The secret itself is named.',
     });
     // Only Secrets Manager calls made for this account may invoke it (the construct grants the service principal alone).
     for (const child of signingKeyRotation.node.children) {
@@ -85,6 +134,16 @@ export class OtpGateStack extends Stack {
         'otpgate: no Twilio secret configured; mobile signup and login and WhatsApp sendOTP will answer 500 (logged as "SMS is not configured" / "WhatsApp is not configured") until the otpgate:twilioSecretName context is set.',
       );
     }
+
+    // A project's own Twilio account lives in `${prefix}projects/<id>/twilio`, written by the CLI; the
+    // senders may read those secrets and no others (the suffix wildcard covers Secrets Manager's random suffix).
+    const projectSecretPrefix = `otpgate/${this.stackName}/`;
+    const projectSecretsArn = this.formatArn({ service: 'secretsmanager', resource: 'secret', resourceName: `${projectSecretPrefix}projects/*`, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
+    const readProjectSecrets = new PolicyStatement({
+      effect: Effect.ALLOW,
+      actions: ['secretsmanager:GetSecretValue'],
+      resources: [projectSecretsArn],
+    });
 
     // SES authorises SendEmail against both the address identity and its domain identity,
     // whichever is verified; the condition pins the From address either way.
@@ -110,6 +169,12 @@ export class OtpGateStack extends Stack {
         fn.addEnvironment('SIGNING_KEY_SECRET_ID', signingKey.secretArn);
       },
       'send:sms': (fn) => {
+        fn.addToRolePolicy(readProjectSecrets);
+        Validations.of(fn.role!).acknowledge({
+          id: `AwsSolutions::AwsSolutions-IAM5[Resource::${nagResource(this, projectSecretsArn)}]`,
+          reason: "Projects' own Twilio secrets are created after deployment (by the CLI, one per project), so their names are known only by prefix: the wildcard covers exactly `otpgate/<stack>/projects/*` and GetSecretValue.",
+        });
+        fn.addEnvironment('PROJECT_SECRET_PREFIX', projectSecretPrefix);
         if (!twilio) return;
         twilio.grantRead(fn);
         fn.addEnvironment('TWILIO_SECRET_ID', twilio.secretName);
@@ -130,10 +195,15 @@ export class OtpGateStack extends Stack {
       // The default stage is added below: HttpApiProps has no way to throttle the one it creates.
       createDefaultStage: false,
     });
-    api.addStage('DefaultStage', {
+    // One JSON line per request; no header, body or query string, so no code, token or key.
+    const accessLogs = new LogGroup(this, 'ApiAccessLogs', { retention: RetentionDays.ONE_MONTH, removalPolicy: RemovalPolicy.DESTROY });
+    const routeMetrics = props.routeMetrics ?? true;
+    const stage = api.addStage('DefaultStage', {
       stageName: '$default',
       autoDeploy: true,
       throttle: { rateLimit: throttle.rateLimit, burstLimit: throttle.burstLimit },
+      detailedMetricsEnabled: routeMetrics,
+      accessLogSettings: { destination: new LogGroupLogDestination(accessLogs), format: AccessLogFormat.custom(JSON.stringify(ACCESS_LOG_FIELDS)) },
     });
 
     const environment: Record<string, string> = {
@@ -143,19 +213,43 @@ export class OtpGateStack extends Stack {
       ...(props.publicBaseUrl ? { PUBLIC_BASE_URL: props.publicBaseUrl } : {}),
     };
 
+    const functions = new Map<string, { fn: OtpFunction; logGroup: LogGroup }>();
     for (const route of routes) {
-      const fn = new OtpFunction(this, route.id, { entry: route.entry, environment, ...sizingFor(route.needs) });
+      const fn = new OtpFunction(this, route.id, { entry: route.entry, environment, tracing, ...sizingFor(route.needs) });
       for (const capability of route.needs) grants[capability](fn);
-      api.addRoutes({
+      const [httpRoute] = api.addRoutes({
         path: route.path,
         methods: [HttpMethod[route.method]],
         integration: new HttpLambdaIntegration(`${route.id}Integration`, fn),
       });
+      Validations.of(httpRoute!).acknowledge({
+        id: 'AwsSolutions::AwsSolutions-APIG4',
+        reason: `${route.id} checks its caller in the function: the APP-KEY / x-api-key header against the project's key hashes (a key is per project and environment, which no API Gateway authorizer models without a lookup per request), or a signed access token (logout); the JWKS and discovery documents are public by design.`,
+      });
+      functions.set(route.id, { fn, logGroup: fn.logs });
     }
+    functions.set('SigningKeyRotation', { fn: signingKeyRotation, logGroup: signingKeyRotation.logs });
+
+    const monitoring = new Monitoring(this, 'Monitoring', {
+      api,
+      stageName: stage.stageName,
+      routeMetrics,
+      routes,
+      functions,
+      table,
+      accessLogs,
+      service: this.stackName,
+      ...(props.alarmEmail ? { alarmEmail: props.alarmEmail } : {}),
+      ...(props.alarmThresholds ? { thresholds: props.alarmThresholds } : {}),
+    });
 
     new CfnOutput(this, 'ApiUrl', { value: api.apiEndpoint });
     new CfnOutput(this, 'TableName', { value: table.tableName });
     new CfnOutput(this, 'PepperSecretArn', { value: pepper.secretArn });
     new CfnOutput(this, 'SigningKeySecretArn', { value: signingKey.secretArn });
+    // Read by `npx otpgate twilio set --stack`, so the CLI and the functions agree on the names.
+    new CfnOutput(this, 'ProjectSecretPrefix', { value: projectSecretPrefix });
+    new CfnOutput(this, 'DashboardName', { value: monitoring.dashboard.dashboardName });
+    new CfnOutput(this, 'AlarmTopicArn', { value: monitoring.topic.topicArn });
   }
 }

@@ -18,7 +18,7 @@ export interface Route {
   /** Stable id: the CDK construct id and the function's name suffix. */
   readonly id: string;
   readonly method: 'GET' | 'POST';
-  /** API Gateway path template; `{projectId}`, `{environment}` and `{otpId}` are path parameters (the verification-id style has none). */
+  /** API Gateway path template; `{projectId}`, `{environment}`, `{otpId}`, `{ServiceSid}` and `{Sid}` are path parameters (the verification-id style has none). */
   readonly path: string;
   /** The handler module, relative to the repository root; it exports `handler`. */
   readonly entry: string;
@@ -36,6 +36,8 @@ const sendsEmailOrVerifies: Capability[] = [...sendsEmail, 'secret:signing-key']
 
 // One parameter name for both: API Gateway rejects sibling routes naming the same path position differently.
 const whatsappBase = '/otp/{otpId}';
+// Twilio Verify's paths, exactly (HTTP API paths are case-sensitive); one name per position, as above.
+const verifyBase = '/v2/Services/{ServiceSid}';
 // Refresh and logout touch sessions and keys only, never codes: no pepper.
 const sessions: Capability[] = ['table:write', 'secret:signing-key'];
 
@@ -51,6 +53,12 @@ export const routes: readonly Route[] = [
   { id: 'UserAuthenticate', method: 'POST', path: '/v1/user/authenticate', entry: 'functions/user-authenticate.ts', needs: verifies },
   { id: 'WhatsappSendOtp', method: 'POST', path: `${whatsappBase}/sendOTP`, entry: 'functions/whatsapp-send-otp.ts', needs: ['table:write', 'secret:pepper', 'send:whatsapp'] },
   { id: 'WhatsappVerifyOtp', method: 'POST', path: `${whatsappBase}/verifyOTP`, entry: 'functions/whatsapp-verify-otp.ts', needs: ['table:write', 'secret:pepper'] },
+  // Twilio Verify v2: HTTP Basic (the service's account id and an APP-KEY); the ServiceSid picks the project and environment.
+  { id: 'TwilioVerifyCreate', method: 'POST', path: `${verifyBase}/Verifications`, entry: 'functions/twilio-verify-create.ts', needs: ['table:write', 'secret:pepper', 'send:sms', 'send:whatsapp', 'send:email'] },
+  { id: 'TwilioVerifyCheck', method: 'POST', path: `${verifyBase}/VerificationCheck`, entry: 'functions/twilio-verify-check.ts', needs: ['table:write', 'secret:pepper'] },
+  { id: 'TwilioVerifyFetch', method: 'GET', path: `${verifyBase}/Verifications/{Sid}`, entry: 'functions/twilio-verify-fetch.ts', needs: ['table:read'] },
+  // A cancel withdraws the pending code (a conditional write on the identifier's item); it never reads the pepper.
+  { id: 'TwilioVerifyUpdate', method: 'POST', path: `${verifyBase}/Verifications/{Sid}`, entry: 'functions/twilio-verify-update.ts', needs: ['table:write'] },
   { id: 'TokenRefresh', method: 'POST', path: `${tenantBase}/token/refresh`, entry: 'functions/token-refresh.ts', needs: sessions },
   { id: 'Logout', method: 'POST', path: `${tenantBase}/logout`, entry: 'functions/logout.ts', needs: sessions },
   { id: 'Jwks', method: 'GET', path: `${tenantBase}/.well-known/jwks.json`, entry: 'functions/jwks.ts', needs: ['table:read', 'secret:signing-key'] },

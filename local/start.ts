@@ -7,10 +7,12 @@ import { createProject, issueAppKey } from '#core/tenancy/projects';
 import { ProjectExistsError } from '#core/store/repository';
 import { runtime } from '#core/runtime';
 import { resolveSettings, type WhatsappConfig } from '#core/tenancy/settings';
+import { createVerifyService, listVerifyServices } from '#core/tenancy/verify-services';
 import { routes } from '#lib/routes';
 import { devRoutes } from './dev-routes';
 import { startLocalApi, type LambdaHandler } from './server';
 import { JavaMissingError, startLocalServices } from './services';
+import { otpgateHome, removeLocalStackFile, writeLocalStackFile } from './stack-file';
 
 /**
  * `npm start`: the whole service on localhost with no AWS account. DynamoDB Local keeps its data
@@ -18,7 +20,7 @@ import { JavaMissingError, startLocalServices } from './services';
  */
 
 const repoRoot = resolve(new URL('..', import.meta.url).pathname);
-const home = resolve(process.env.OTPGATE_HOME ?? join(process.cwd(), '.otp-local'));
+const home = otpgateHome(process.cwd());
 const port = Number(process.env.PORT ?? 3000);
 const projectId = 'demo';
 const environment = 'development';
@@ -30,6 +32,9 @@ interface LocalProject {
   appKey: string;
   /** The demo's WhatsApp OTP configuration: the `{otp_config_uid}` of /otp/{uid}/sendOTP. */
   whatsappConfigUid: string;
+  /** The demo's Twilio Verify service: /v2/Services/{verifyServiceSid}/..., Basic auth verifyAccountSid:appKey. */
+  verifyServiceSid: string;
+  verifyAccountSid: string;
 }
 
 /** The demo's WhatsApp sender: Twilio's WhatsApp sandbox number; the code goes out as plain text. */
@@ -41,16 +46,28 @@ const SEED_TEST_CODE = '133575';
 const main = async () => {
   // Node 20 is supported here; the SDK's notice about its own future Node 22 floor would only bury the banner.
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
-  const services = await startLocalServices({ dataDir: join(home, 'dynamodb'), secretsDir: join(home, 'secrets'), messagesDir: join(home, 'messages') });
   let stopping = false;
   let api: Awaited<ReturnType<typeof startLocalApi>> | undefined;
+  let services: Awaited<ReturnType<typeof startLocalServices>> | undefined;
   const stop = async (code: number) => {
     if (stopping) return;
     stopping = true;
+    removeLocalStackFile(home);
     await api?.close();
-    await services.stop();
+    await services?.stop();
     process.exit(code);
   };
+  services = await startLocalServices({
+    dataDir: join(home, 'dynamodb'),
+    secretsDir: join(home, 'secrets'),
+    messagesDir: join(home, 'messages'),
+    // A stand-in that dies or stops answering is said in one line, and brought back; one that cannot be stops the stack.
+    onNotice: (line) => console.error(line),
+    onFatal: (message) => {
+      console.error(message);
+      void stop(1);
+    },
+  });
   process.on('SIGINT', () => void stop(0));
   process.on('SIGTERM', () => void stop(0));
 
@@ -70,6 +87,14 @@ const main = async () => {
 
     const project = await ensureDemoProject(baseUrl);
     writeFileSync(join(home, 'project.json'), `${JSON.stringify(project, null, 2)}\n`, { mode: 0o600 });
+    // For `npx otpgate`: DynamoDB Local's port changes on every start.
+    writeLocalStackFile(home, {
+      dynamoEndpoint: services.dynamoUrl,
+      tableName: services.env.TABLE_NAME!,
+      region: services.env.AWS_REGION!,
+      secretsDir: services.env.OTPGATE_SECRETS_DIR!,
+      apiUrl: process.env.PUBLIC_BASE_URL,
+    });
     printBanner(project, api.port);
   } catch (error) {
     console.error(error instanceof Error ? error.message : error);
@@ -82,7 +107,28 @@ const ensureDemoProject = async (baseUrl: string): Promise<LocalProject> => {
   const file = join(home, 'project.json');
   const saved = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as Partial<LocalProject>) : {};
   const appKey = await ensureDemoKey(saved.appKey);
-  return { baseUrl, projectId, environment, appKey, whatsappConfigUid: await ensureDemoWhatsappConfig(saved.whatsappConfigUid) };
+  const whatsappConfigUid = await ensureDemoWhatsappConfig(saved.whatsappConfigUid);
+  await ensureVerifyWhatsapp(whatsappConfigUid);
+  const verify = await ensureDemoVerifyService(saved.verifyServiceSid);
+  return { baseUrl, projectId, environment, appKey, whatsappConfigUid, verifyServiceSid: verify.serviceSid, verifyAccountSid: verify.accountSid };
+};
+
+/** The demo's Verify service is the one saved, else the first it has, else a new one: the same sid across restarts. */
+const ensureDemoVerifyService = async (savedSid: string | undefined) => {
+  const { repo } = runtime();
+  const services = await listVerifyServices(repo, { projectId, environment });
+  return services.find((s) => s.serviceSid === savedSid) ?? services[0] ?? createVerifyService(repo, { projectId, environment }, { friendlyName: 'otpgate demo' });
+};
+
+/** Verify's whatsapp channel sends with the demo's WhatsApp configuration (the local Twilio secret names no WhatsApp sender). */
+const ensureVerifyWhatsapp = async (uid: string): Promise<void> => {
+  const { repo } = runtime();
+  const project = await repo.findProject(projectId);
+  if (!project) throw new Error(`otpgate local: the ${projectId} project disappeared while starting`);
+  const settings = resolveSettings(project.settings, runtime().config.defaultCountryCode);
+  const current = settings.twilioVerifyWhatsappConfig;
+  if (current !== undefined && Object.hasOwn(settings.whatsappConfigs, current)) return;
+  await repo.setProjectSettings(projectId, { ...project.settings, twilioVerifyWhatsappConfig: uid });
 };
 
 const ensureDemoKey = async (savedKey: string | undefined): Promise<string> => {
@@ -134,8 +180,12 @@ otpgate is running locally (data in ${home})
   Environment  ${project.environment}
   APP-KEY      ${project.appKey}
   WhatsApp OTP ${project.whatsappConfigUid} (the otp_config_uid; X-API-KEY is the APP-KEY)
+  Verify       ServiceSid ${project.verifyServiceSid}
+               account    ${project.verifyAccountSid} (Twilio Verify API; the auth token is the APP-KEY)
   Dev inbox    ${dev}/inbox  (as JSON: ${dev}/messages)
+  OpenAPI      ${dev}/openapi.json
   Saved to     ${join(home, 'project.json')}
+  Projects     npx otpgate --help   (projects, keys, settings of this local stack)
 
 Try it:
   curl -s -X POST ${project.baseUrl}/mobile-otp-signup \\
@@ -145,6 +195,9 @@ Try it:
   curl -s -X POST ${origin}/otp/${project.whatsappConfigUid}/sendOTP \\
     -H 'X-API-KEY: ${project.appKey}' -H 'content-type: application/json' \\
     -d '{"name":"Ana","mobileNumber":"9876543212","countryCode":"+91"}'
+  curl -s -X POST ${origin}/v2/Services/${project.verifyServiceSid}/Verifications \\
+    -u '${project.verifyAccountSid}:${project.appKey}' \\
+    --data-urlencode 'To=+919876543213' --data-urlencode 'Channel=sms'
 
 Press Ctrl-C to stop.
 `);

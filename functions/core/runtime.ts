@@ -1,14 +1,18 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { deadlineClient } from '#core/aws-clients';
 import { loadConfig, type Config } from '#core/config';
 import { createEngine, type Engine } from '#core/otp/engine';
+import { emfMetrics, type OtpMetrics } from '#core/observability/metrics';
+import { traced } from '#core/observability/tracing';
 import { createKeyTenantResolver, createTenantResolver, type TenantResolver } from '#core/http/route';
 import { createCounterStore, type CounterStore } from '#core/store/counters';
 import { createIdentityStore, type IdentityStore } from '#core/store/identities';
 import { createRepository, type Repository, type TenantRef } from '#core/store/repository';
 import { cached, fileSecrets, requiredSecret, secretsManagerSecrets, type SecretSource } from '#core/secrets';
 import { createSessionStore } from '#core/store/sessions';
+import { createVerificationStore, type VerificationStore } from '#core/store/verifications';
 import type { SigningKey } from '#core/tokens/access-tokens';
 import { createSessions, type Sessions } from '#core/tokens/sessions';
 import { createTenantKeys } from '#core/tokens/signing-keys';
@@ -37,23 +41,30 @@ export interface Runtime {
   /** The key alone picks the tenant (styles whose URLs name no project). */
   readonly keyTenants: TenantResolver;
   readonly engine: Engine;
+  /** OTP outcomes as CloudWatch metrics (EMF lines in the log). */
+  readonly metrics: OtpMetrics;
+  /** What the Twilio Verify API shows of its verifications. */
+  readonly verifications: VerificationStore;
 }
 
 export const createRuntime = (config: Config = loadConfig()): Runtime => {
-  const doc = DynamoDBDocumentClient.from(new DynamoDBClient({}), { marshallOptions: { removeUndefinedValues: true } });
+  // Timeouts and retries from each request's deadline (aws-clients.ts): no client waits on a stalled service.
+  // traced(): each call an X-Ray subsegment where tracing is on (functions/core/observability/tracing.ts).
+  const doc = DynamoDBDocumentClient.from(traced(deadlineClient('dynamodb', (options) => new DynamoDBClient(options))), { marshallOptions: { removeUndefinedValues: true } });
   const repo = createRepository(doc, config.tableName);
   const identities = createIdentityStore(doc, config.tableName);
   const counters = createCounterStore(doc, config.tableName);
   const secrets =
     config.secretsDir !== undefined
       ? fileSecrets(config.secretsDir)
-      : secretsManagerSecrets(new SecretsManagerClient({}), {
+      : secretsManagerSecrets(traced(deadlineClient('secrets', (options) => new SecretsManagerClient(options))), {
           pepper: config.pepperSecretId,
           'signing-key': config.signingKeySecretId,
           twilio: config.twilioSecretId,
         }, { projectPrefix: config.projectSecretPrefix });
   const pepper = cached(async () => Buffer.from(await requiredSecret(secrets, 'pepper'), 'utf8'));
   const { signingKey, verificationKeys } = createTenantKeys({ loadSecret: () => requiredSecret(secrets, 'signing-key') });
+  const metrics = emfMetrics();
   return {
     config,
     repo,
@@ -66,7 +77,9 @@ export const createRuntime = (config: Config = loadConfig()): Runtime => {
     sessions: createSessions({ store: createSessionStore(doc, config.tableName) }),
     tenants: createTenantResolver(repo, config.defaultCountryCode),
     keyTenants: createKeyTenantResolver(repo, config.defaultCountryCode),
-    engine: createEngine({ identities, counters, pepper }),
+    engine: createEngine({ identities, counters, pepper, metrics }),
+    metrics,
+    verifications: createVerificationStore(doc, config.tableName),
   };
 };
 

@@ -106,13 +106,24 @@ describe('functions and routes come from the route table', () => {
     }
   });
 
+  test("the Twilio Verify style is served at Twilio's paths, exactly as Twilio writes them (HTTP API paths are case-sensitive)", () => {
+    for (const routeKey of [
+      'POST /v2/Services/{ServiceSid}/Verifications',
+      'POST /v2/Services/{ServiceSid}/VerificationCheck',
+      'GET /v2/Services/{ServiceSid}/Verifications/{Sid}',
+      'POST /v2/Services/{ServiceSid}/Verifications/{Sid}',
+    ]) {
+      withoutTwilio.template.hasResourceProperties('AWS::ApiGatewayV2::Route', { RouteKey: routeKey });
+    }
+  });
+
   test('no routes beyond the table', () => {
     template.resourceCountIs('AWS::ApiGatewayV2::Route', routes.length);
   });
 
-  test('every function runs Node.js 22 on arm64 with the fixed defaults, without source-mapped stack traces (BENCHMARKS.md)', () => {
+  test('every function runs Node.js 24 on arm64 with the fixed defaults, without source-mapped stack traces (BENCHMARKS.md)', () => {
     template.allResourcesProperties('AWS::Lambda::Function', {
-      Runtime: 'nodejs22.x',
+      Runtime: 'nodejs24.x',
       Architectures: ['arm64'],
       MemorySize: 256,
     });
@@ -135,12 +146,22 @@ describe('functions and routes come from the route table', () => {
     expect(environmentOf(withTwilio, route)).toMatchObject({ PUBLIC_BASE_URL: 'https://auth.example.org' });
   });
 
-  test('every function logs to its own log group with a retention', () => {
-    template.resourceCountIs('AWS::Logs::LogGroup', routes.length + 1);
+  test('every function logs to its own log group with a retention (the other log group is the API access log)', () => {
+    template.resourceCountIs('AWS::Logs::LogGroup', routes.length + 2);
     template.allResourcesProperties('AWS::Logs::LogGroup', { RetentionInDays: 30 });
-    const logGroupIds = Object.keys(template.findResources('AWS::Logs::LogGroup'));
+    const logGroupIds = Object.keys(template.findResources('AWS::Logs::LogGroup')).filter((id) => !id.startsWith('ApiAccessLogs'));
     const used = Object.values(template.findResources('AWS::Lambda::Function')).map((fn) => fn.Properties.LoggingConfig.LogGroup.Ref);
+    expect(used).toHaveLength(routes.length + 1);
     expect(new Set(used)).toEqual(new Set(logGroupIds));
+  });
+
+  test('no role has an AWS managed policy; each function may write logs to its own log group only', () => {
+    for (const role of Object.values(template.findResources('AWS::IAM::Role'))) expect(role.Properties.ManagedPolicyArns).toBeUndefined();
+    for (const route of routes) {
+      const logs = statementsFor(withoutTwilio, route).filter((s) => [s.Action].flat().some((a) => a.startsWith('logs:')));
+      const own = lambdaResource(withoutTwilio, route).Properties.LoggingConfig.LogGroup.Ref;
+      expect(logs).toEqual([expect.objectContaining({ Action: ['logs:CreateLogStream', 'logs:PutLogEvents'], Resource: { 'Fn::GetAtt': [own, 'Arn'] } })]);
+    }
   });
 });
 
@@ -195,7 +216,7 @@ describe('secrets', () => {
     const { template } = withoutTwilio;
     const rotation = withoutTwilio.stack.node.findChild('SigningKeyRotation') as LambdaFunction;
     template.hasResourceProperties('AWS::Lambda::Function', {
-      Runtime: 'nodejs22.x',
+      Runtime: 'nodejs24.x',
       Architectures: ['arm64'],
       Handler: 'index.handler',
       Description: Match.stringLikeRegexp('rotates the token signing key'),
@@ -213,15 +234,17 @@ describe('secrets', () => {
     const statements = Object.values(withoutTwilio.template.findResources('AWS::IAM::Policy'))
       .filter((policy) => policy.Properties.Roles.some((r: unknown) => JSON.stringify(r) === roleRef))
       .flatMap((policy) => policy.Properties.PolicyDocument.Statement as Statement[]);
-    const onResources = statements.filter((s) => s.Resource !== '*');
+    const onResources = statements.filter((s) => s.Resource !== '*' && ![s.Action].flat().some((a) => a.startsWith('logs:')));
     expect(onResources).toEqual([
       expect.objectContaining({
         Action: ['secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue', 'secretsmanager:PutSecretValue', 'secretsmanager:UpdateSecretVersionStage'],
         Resource: { Ref: secretId(withoutTwilio, 'SigningKeySeed') },
       }),
     ]);
-    // The rotation construct always adds GetRandomPassword, which reads no resource; nothing else may be unscoped.
-    expect(statements.filter((s) => s.Resource === '*').flatMap((s) => [s.Action].flat())).toEqual(['secretsmanager:GetRandomPassword']);
+    // GetRandomPassword (added by the rotation construct) and X-Ray's writes support no resource; nothing else may be unscoped.
+    expect(statements.filter((s) => s.Resource === '*').flatMap((s) => [s.Action].flat()).sort()).toEqual(
+      ['secretsmanager:GetRandomPassword', 'xray:PutTelemetryRecords', 'xray:PutTraceSegments'],
+    );
   });
 
   test('without a Twilio secret the stack warns that SMS will fail', () => {
@@ -299,16 +322,55 @@ describe('least privilege: each function gets exactly what its route needs', () 
     expect(actionsFor(withTwilio, routeNamed('WhatsappVerifyOtp'))).not.toContain('ses:SendEmail');
   });
 
+  test('Twilio Verify: only create sends (SMS, WhatsApp, email); check reads the pepper; fetch only reads; cancel writes without the pepper; none signs', () => {
+    const create = routeNamed('TwilioVerifyCreate');
+    expect(touches(withTwilio, create, twilioSecretName)).toBe(true);
+    expect(actionsFor(withTwilio, create)).toContain('ses:SendEmail');
+    expect(touches(withTwilio, create, pepperOf(withTwilio))).toBe(true);
+    const check = routeNamed('TwilioVerifyCheck');
+    expect(touches(withTwilio, check, pepperOf(withTwilio))).toBe(true);
+    expect(touches(withTwilio, check, twilioSecretName)).toBe(false);
+    expect(actionsFor(withTwilio, check)).not.toContain('ses:SendEmail');
+    const fetch = routeNamed('TwilioVerifyFetch');
+    expect(actionsFor(withTwilio, fetch)).toContain('dynamodb:GetItem');
+    expect(actionsFor(withTwilio, fetch)).not.toContain('dynamodb:UpdateItem');
+    expect(touches(withTwilio, fetch, pepperOf(withTwilio))).toBe(false);
+    const update = routeNamed('TwilioVerifyUpdate');
+    expect(actionsFor(withTwilio, update)).toContain('dynamodb:UpdateItem');
+    expect(touches(withTwilio, update, pepperOf(withTwilio))).toBe(false);
+    expect(touches(withTwilio, update, twilioSecretName)).toBe(false);
+    for (const route of [create, check, fetch, update]) expect(touches(withTwilio, route, signingKeyOf(withTwilio))).toBe(false);
+  });
+
   test.each(routes)('$id: no Twilio access at all while the secret is not configured', (route) => {
     expect(environmentOf(withoutTwilio, route)).not.toHaveProperty('TWILIO_SECRET_ID');
     expect(actionsFor(withoutTwilio, route).filter((a) => a.startsWith('secretsmanager:')).length > 0)
       .toBe(needs(route, 'secret:pepper') || needs(route, 'secret:signing-key'));
   });
 
-  test('no statement grants on every resource', () => {
+  test.each(routes)("$id: projects' own Twilio secrets (otpgate/<stack>/projects/*) only if it sends SMS or WhatsApp", (route) => {
+    for (const synthed of [withTwilio, withoutTwilio]) {
+      const env = environmentOf(synthed, route);
+      const projectSecrets = statementsFor(synthed, route).filter((s) => JSON.stringify(s.Resource).includes(':secret:otpgate/Test/'));
+      if (!needs(route, 'send:sms') && !needs(route, 'send:whatsapp')) {
+        expect(projectSecrets).toEqual([]);
+        expect(env).not.toHaveProperty('PROJECT_SECRET_PREFIX');
+        continue;
+      }
+      expect(env.PROJECT_SECRET_PREFIX).toBe('otpgate/Test/');
+      expect(projectSecrets).toHaveLength(1);
+      expect(projectSecrets[0]!.Action).toBe('secretsmanager:GetSecretValue');
+      const resources = [projectSecrets[0]!.Resource].flat();
+      expect(resources).toHaveLength(1);
+      // arn:<partition>:secretsmanager:<region>:<account>:secret:otpgate/Test/projects/*, nothing wider.
+      expect(JSON.stringify(resources[0])).toMatch(/:secretsmanager:.*:secret:otpgate\/Test\/projects\/\*"\]\]\}$/);
+    }
+  });
+
+  test('no statement grants on every resource, but X-Ray\'s two write actions (which take no resource)', () => {
     for (const route of routes) {
       for (const statement of statementsFor(withTwilio, route)) {
-        expect([statement.Resource].flat()).not.toContain('*');
+        if ([statement.Resource].flat().includes('*')) expect([statement.Action].flat().sort()).toEqual(['xray:PutTelemetryRecords', 'xray:PutTraceSegments']);
       }
     }
   });
@@ -346,6 +408,8 @@ describe('HTTP API', () => {
       });
     }
     expect(nameAt.get('/otp/*')).toBe('otpId');
+    expect(nameAt.get('/v2/Services/*')).toBe('ServiceSid');
+    expect(nameAt.get('/v2/Services/{ServiceSid}/Verifications/*')).toBe('Sid');
   });
 
   test('CORS origins can be narrowed', () => {
@@ -367,8 +431,10 @@ describe('HTTP API', () => {
   });
 
   test('outputs what a deployer needs', () => {
-    for (const name of ['ApiUrl', 'TableName', 'PepperSecretArn', 'SigningKeySecretArn']) {
+    for (const name of ['ApiUrl', 'TableName', 'PepperSecretArn', 'SigningKeySecretArn', 'DashboardName', 'AlarmTopicArn']) {
       withoutTwilio.template.hasOutput(name, {});
     }
+    // What `otpgate twilio set --stack` names projects' secrets with.
+    withoutTwilio.template.hasOutput('ProjectSecretPrefix', { Value: 'otpgate/Test/' });
   });
 });

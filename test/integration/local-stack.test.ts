@@ -5,6 +5,8 @@ import { join } from 'node:path';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import { freePort } from '../../local/services';
 import { jest } from '@jest/globals';
+import { run } from '../support/cli';
+import twilio from 'twilio';
 import { uniqueEmail, uniqueIndianMobile } from '../support/harness';
 
 /**
@@ -35,7 +37,15 @@ const start = async (port: number) => {
     if (Date.now() > deadline) throw new Error(`npm start did not come up:\n${output}`);
     await new Promise((r) => setTimeout(r, 200));
   }
-  return JSON.parse(readFileSync(join(home, 'project.json'), 'utf8')) as { baseUrl: string; projectId: string; environment: string; appKey: string; whatsappConfigUid: string };
+  return JSON.parse(readFileSync(join(home, 'project.json'), 'utf8')) as {
+    baseUrl: string;
+    projectId: string;
+    environment: string;
+    appKey: string;
+    whatsappConfigUid: string;
+    verifyServiceSid: string;
+    verifyAccountSid: string;
+  };
 };
 
 /** What Ctrl-C in a terminal does: SIGINT to every process of the foreground group. */
@@ -67,9 +77,13 @@ test('npm start serves the documented flow, the dev inbox and the JWKS; data sur
     environment: 'development',
     appKey: expect.stringMatching(/^og_/),
     whatsappConfigUid: expect.stringMatching(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/),
+    verifyServiceSid: expect.stringMatching(/^VA[0-9a-f]{32}$/),
+    verifyAccountSid: expect.stringMatching(/^AC[0-9a-f]{32}$/),
   });
   expect(output).toContain(project.appKey);
   expect(output).toContain(project.whatsappConfigUid);
+  expect(output).toContain(project.verifyServiceSid);
+  expect(output).toContain(project.verifyAccountSid);
   expect(output).toContain('curl');
   expect(output).toContain(`http://localhost:${port}/_dev/inbox`);
 
@@ -132,11 +146,43 @@ test('npm start serves the documented flow, the dev inbox and the JWKS; data sur
   const right = await otpPost(`/otp/${whatsappSent.body.id}/verifyOTP`, { otp: whatsapp!.code, mobileNumber: whatsappNumber, countryCode: '+91' });
   expect(right).toEqual({ status: 200, body: { id: whatsappSent.body.id, message: 'success' } });
 
+  // The Twilio Verify API with the twilio SDK, changed only in its base URL and credentials.
+  const verifyClient = (p: typeof project) => {
+    const client = twilio(p.verifyAccountSid, p.appKey);
+    client.verify.baseUrl = origin;
+    return client.verify.v2.services(p.verifyServiceSid);
+  };
+  const verify = verifyClient(project);
+  const verifyTo = `+91${uniqueIndianMobile()}`;
+  const started = await verify.verifications.create({ to: verifyTo, channel: 'sms' });
+  expect(started).toMatchObject({ status: 'pending', serviceSid: project.verifyServiceSid, accountSid: project.verifyAccountSid, url: `${origin}/v2/Services/${project.verifyServiceSid}/Verifications/${started.sid}` });
+  const [verifySms] = (await (await fetch(`${origin}/_dev/messages?to=${encodeURIComponent(verifyTo)}`)).json()) as { code: string }[];
+  expect(await verify.verificationChecks.create({ to: verifyTo, code: verifySms!.code })).toMatchObject({ sid: started.sid, status: 'approved', valid: true });
+  expect(await verify.verifications(started.sid).fetch()).toMatchObject({ status: 'approved' });
+  const whatsappVerifyTo = `+91${uniqueIndianMobile()}`;
+  const toCancel = await verify.verifications.create({ to: whatsappVerifyTo, channel: 'whatsapp' });
+  expect(await verify.verifications(toCancel.sid).update({ status: 'canceled' })).toMatchObject({ status: 'canceled' });
+
   // Limits hold on the local stack too: a second code for the number within 30 s is refused.
   const tooSoon = await post(`${project.baseUrl}/mobile-otp-login`, project.appKey, { mobile });
   expect(tooSoon.status).toBe(429);
   expect(tooSoon.body.error.code).toBe('resend_too_soon');
   expect(Number(tooSoon.headers['retry-after'])).toBeGreaterThan(0);
+
+  // npx otpgate finds this stack with no flags (DynamoDB Local's port is random): a second project,
+  // whose key works at once and whose settings change applies to the next request.
+  expect(JSON.parse(readFileSync(join(home, 'local.json'), 'utf8'))).toMatchObject({ tableName: 'otpgate-local', apiUrl: `http://localhost:${port}` });
+  const otpgate = (...args: string[]) => run(process.execPath, ['cli/otpgate.mjs', ...args], { OTPGATE_HOME: home });
+  const second = await otpgate('projects', 'create', 'second', '--env', 'dev', '--json');
+  expect(second.stderr).toBe('');
+  const [secondKey] = (JSON.parse(second.stdout) as { keys: { appKey: string; baseUrl: string }[] }).keys;
+  expect(secondKey!.baseUrl).toBe(`http://localhost:${port}/auth/second/dev`);
+  expect((await post(`${secondKey!.baseUrl}/mobile-otp-signup`, secondKey!.appKey, { country_code: '+91', mobile: uniqueIndianMobile() })).status).toBe(201);
+  expect((await otpgate('settings', 'set', 'second', 'codeLength=8')).code).toBe(0);
+  const eightDigits = uniqueIndianMobile();
+  expect((await post(`${secondKey!.baseUrl}/mobile-otp-signup`, secondKey!.appKey, { country_code: '+91', mobile: eightDigits })).status).toBe(201);
+  const [eight] = (await (await fetch(`http://localhost:${port}/_dev/messages?to=%2B91${eightDigits}`)).json()) as { code: string }[];
+  expect(eight!.code).toMatch(/^\d{8}$/);
 
   const unknown = await fetch(`http://localhost:${port}/auth/demo/development/nope`, { method: 'POST' });
   expect(unknown.status).toBe(404);
@@ -148,20 +194,32 @@ test('npm start serves the documented flow, the dev inbox and the JWKS; data sur
   expect(output).not.toMatch(/error/i);
   expect(javaForThisHome()).toBe('');
   expect(existsSync(join(home, 'dynamodb'))).toBe(true);
+  expect(existsSync(join(home, 'local.json'))).toBe(false); // so the CLI says the stack is not running
 
   // A restart keeps the key, the user, the signing key and the WhatsApp configuration, even one
   // with a project.json from before WhatsApp (no whatsappConfigUid): the project's own is found again.
-  const { whatsappConfigUid: _dropped, ...older } = project;
+  const { whatsappConfigUid: _dropped, verifyServiceSid: _sid, verifyAccountSid: _account, ...older } = project;
   writeFileSync(join(home, 'project.json'), JSON.stringify(older));
   const again = await start(port);
   expect(again.appKey).toBe(project.appKey);
   expect(again.whatsappConfigUid).toBe(project.whatsappConfigUid);
+  expect(again.verifyServiceSid).toBe(project.verifyServiceSid);
+  expect(again.verifyAccountSid).toBe(project.verifyAccountSid);
+  expect(await verifyClient(again).verifications(started.sid).fetch()).toMatchObject({ status: 'approved' });
   // The dev inbox still shows what was sent before the restart, emails included.
   const kept = (await (await fetch(`http://localhost:${port}/_dev/messages`)).json()) as { id: string; channel: string; to: string }[];
   expect(kept).toContainEqual(all[0]);
   expect(kept).toContainEqual(all[1]);
   expect(kept).toContainEqual(expect.objectContaining({ channel: 'sms', to: `+91${mobile}`, code: messages[0]!.code }));
-  // The email user and its pending code survived: the code sent before the restart verifies after it.
+  // DynamoDB Local dies under the running stack: npm start says so in one line and brings it back, with its data.
+  const java = Number(javaForThisHome().split('\n')[0]);
+  expect(java).toBeGreaterThan(0);
+  process.kill(java, 'SIGKILL');
+  const deadline = Date.now() + 90_000;
+  while (!output.includes('otpgate local: DynamoDB Local is back') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+  expect(output).toMatch(/^otpgate local: DynamoDB Local exited \(SIGKILL\); restarting it on port \d+ with its data$/m);
+  expect(output).toContain('otpgate local: DynamoDB Local is back');
+  // The email user and its pending code survived the restart and the kill: the code sent before them verifies after.
   const afterRestart = await post(`${again.baseUrl}/email-otp-verify`, again.appKey, { email, otp_code: all[0]!.code });
   expect(afterRestart.status).toBe(200);
   expect(afterRestart.body.user_id).toBe(emailUser.body.user_id);

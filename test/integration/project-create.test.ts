@@ -1,14 +1,22 @@
-import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { promisify } from 'node:util';
+import { jest } from '@jest/globals';
 import { handler as signup } from '../../functions/mobile-otp-signup';
+import { localStackHome, run } from '../support/cli';
 import { call, event, inbox, uniqueIndianMobile } from '../support/harness';
 
-/** The first-project command, run as a user would, against the table in DynamoDB Local. */
+/**
+ * `npm run project:create`, kept as an alias of `otpgate projects create`, run as a user would
+ * against the local stack (here the run's DynamoDB Local, recorded in OTPGATE_HOME/local.json).
+ */
 
-const run = promisify(execFile);
-const cli = (...args: string[]) =>
-  run('npx', ['tsx', 'cli/project-create.ts', ...args, '--table', process.env.TABLE_NAME!], { env: process.env });
+jest.setTimeout(120_000);
+
+const home = localStackHome();
+const cli = async (...args: string[]) => {
+  const result = await run('npm', ['run', '--silent', 'project:create', '--', ...args], { OTPGATE_HOME: home });
+  if (result.code !== 0) throw Object.assign(new Error(result.stderr), result);
+  return result;
+};
 
 test('creates a project whose printed keys work, one per environment', async () => {
   const projectId = `cli-${randomBytes(4).toString('hex')}`;

@@ -1,4 +1,5 @@
 import * as v from 'valibot';
+import { deliveryTimeout } from '#core/deadline';
 import { ConfigError } from '#core/errors';
 import { projectSecretName, type SecretSource } from '#core/secrets';
 import { twilioMessages, type TwilioMessages } from '#core/delivery/twilio-messages';
@@ -38,6 +39,9 @@ export const parseTwilioCredentials = (raw: string): TwilioCredentials => {
   return result.output;
 };
 
+/** Twilio gets 5 s per call at most, less when the request's deadline is nearer (deadline.ts). */
+const TWILIO_TIMEOUT_MS = 5000;
+
 export interface TwilioAccount {
   readonly credentials: TwilioCredentials;
   readonly messages: TwilioMessages;
@@ -71,7 +75,8 @@ export const twilioAccounts = (secrets: SecretSource, options: TwilioAccountsOpt
     return {
       credentials,
       // Requests go to apiBaseUrl instead of https://api.twilio.com when one is set (the local stack's Twilio endpoint).
-      messages: twilioMessages(credentials, { apiBaseUrl: options.apiBaseUrl, timeoutMs: 5000 }),
+      // Twilio gets 5 s per message at most, less when the request's deadline is nearer (deadline.ts).
+      messages: twilioMessages(credentials, { apiBaseUrl: options.apiBaseUrl, timeoutFor: () => deliveryTimeout(TWILIO_TIMEOUT_MS) }),
       owner: own === undefined ? 'stack' : 'project',
     };
   };

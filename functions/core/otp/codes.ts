@@ -5,7 +5,8 @@ export type RandomInt = (maxExclusive: number) => number;
 
 export const secureRandomInt: RandomInt = (maxExclusive) => cryptoRandomInt(0, maxExclusive);
 
-export const MIN_CODE_LENGTH = 4;
+/** NIST SP 800-63B-4: an out-of-band code has at least about 20 bits, i.e. 6 digits. */
+export const MIN_CODE_LENGTH = 6;
 export const MAX_CODE_LENGTH = 10;
 
 /** A code of `length` decimal digits, each drawn uniformly from 0-9 (randomInt's max is exclusive: 10, not 9). */

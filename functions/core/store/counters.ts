@@ -30,8 +30,12 @@ export type SpendCap = 'perHour' | 'perDay' | 'perCountryPerHour';
 /** Shard i's part of a cap split over n shards: floor(cap / n), plus one for the first cap % n shards. */
 export const shareOf = (cap: number, shard: number, shards: number): number => Math.floor(cap / shards) + (shard < cap % shards ? 1 : 0);
 
-/** As many shards as the smallest cap allows (every shard must be able to take at least one send), at most SPEND_SHARDS. */
-export const shardCount = (caps: SpendCaps): number => Math.max(1, Math.min(SPEND_SHARDS, caps.perHour, caps.perDay, caps.perCountryPerHour));
+/**
+ * Always SPEND_SHARDS: a shard count derived from the caps would change when a cap changes, and
+ * then a day's earlier counts would sit in shards no longer read (or be credited twice). With
+ * caps below the shard count some shards have no share and always refuse; a send tries them all.
+ */
+export const shardCount = (_caps: SpendCaps): number => SPEND_SHARDS;
 
 const isoHour = (now: number) => new Date(now).toISOString().slice(11, 13);
 const isoDay = (now: number) => new Date(now).toISOString().slice(0, 10);
@@ -45,22 +49,36 @@ const shuffled = (n: number, random: () => number): number[] => {
   return order;
 };
 
-export const createCounterStore = (doc: DynamoDBDocumentClient, tableName: string, random: () => number = Math.random) => ({
+/**
+ * A counted send that did not happen after all (refused by a later check, lost a race, not
+ * delivered): its release gives the count back, so refused requests never use up a budget.
+ */
+export interface Taken {
+  readonly ok: true;
+  readonly release: () => Promise<void>;
+}
+
+export const createCounterStore = (doc: DynamoDBDocumentClient, tableName: string, random: () => number = Math.random) => {
+  const giveBack = async (update: ConstructorParameters<typeof UpdateCommand>[0]): Promise<void> => {
+    await doc.send(new UpdateCommand(update));
+  };
+  return {
   /** Counts one send from `ip` this hour; false (nothing counted) when the limit is reached. */
-  async takeIpSend(projectId: string, ip: string, limit: number, now: number): Promise<{ ok: true } | { ok: false; retryAfterMs: number }> {
+  async takeIpSend(projectId: string, ip: string, limit: number, now: number): Promise<Taken | { ok: false; retryAfterMs: number }> {
     const hourStart = now - (now % HOUR);
+    const Key = { pk: `P#${projectId}#IP#${ip}`, sk: `H#${hourStart}` };
     try {
       await doc.send(
         new UpdateCommand({
           TableName: tableName,
-          Key: { pk: `P#${projectId}#IP#${ip}`, sk: `H#${hourStart}` },
+          Key,
           UpdateExpression: 'ADD n :one SET #ttl = :ttl',
           ConditionExpression: 'attribute_not_exists(n) OR n < :limit',
           ExpressionAttributeNames: { '#ttl': 'ttl' },
           ExpressionAttributeValues: { ':one': 1, ':limit': limit, ':ttl': Math.floor((hourStart + 2 * HOUR) / 1000) },
         }),
       );
-      return { ok: true };
+      return { ok: true, release: () => giveBack({ TableName: tableName, Key, UpdateExpression: 'ADD n :minus', ExpressionAttributeValues: { ':minus': -1 } }) };
     } catch (error) {
       if (error instanceof ConditionalCheckFailedException) return { ok: false, retryAfterMs: hourStart + HOUR - now };
       throw error;
@@ -77,17 +95,20 @@ export const createCounterStore = (doc: DynamoDBDocumentClient, tableName: strin
     country: string,
     caps: SpendCaps,
     now: number,
-  ): Promise<{ ok: true } | { ok: false; cap: SpendCap; retryAfterMs: number }> {
+  ): Promise<Taken | { ok: false; cap: SpendCap; retryAfterMs: number }> {
     const shards = shardCount(caps);
     const hour = isoHour(now);
     const names = { '#h': `h${hour}`, '#c': `c${hour}${country}`, '#ttl': 'ttl' };
     const refusals: Record<SpendCap, number> = { perHour: 0, perDay: 0, perCountryPerHour: 0 };
-    for (const shard of shuffled(shards, random)) {
+    // A shard whose share of some cap is zero can take nothing (a missing counter would pass the condition): skip it.
+    const usable = shuffled(shards, random).filter((shard) => [caps.perDay, caps.perHour, caps.perCountryPerHour].every((cap) => shareOf(cap, shard, shards) > 0));
+    for (const shard of usable) {
+      const Key = { pk: `P#${projectId}#SPEND#${channel}#${isoDay(now)}#${shard}`, sk: 'SPEND' };
       try {
         await doc.send(
           new UpdateCommand({
             TableName: tableName,
-            Key: { pk: `P#${projectId}#SPEND#${channel}#${isoDay(now)}#${shard}`, sk: 'SPEND' },
+            Key,
             UpdateExpression: 'ADD d :one, #h :one, #c :one SET #ttl = :ttl',
             ConditionExpression:
               '(attribute_not_exists(d) OR d < :day) AND (attribute_not_exists(#h) OR #h < :hour) AND (attribute_not_exists(#c) OR #c < :country)',
@@ -102,7 +123,11 @@ export const createCounterStore = (doc: DynamoDBDocumentClient, tableName: strin
             ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
           }),
         );
-        return { ok: true };
+        return {
+          ok: true,
+          release: () =>
+            giveBack({ TableName: tableName, Key, UpdateExpression: 'ADD d :minus, #h :minus, #c :minus', ExpressionAttributeNames: { '#h': names['#h'], '#c': names['#c'] }, ExpressionAttributeValues: { ':minus': -1 } }),
+        };
       } catch (error) {
         if (!(error instanceof ConditionalCheckFailedException)) throw error;
         const old = (error.Item ?? {}) as Record<string, { N?: string }>;
@@ -116,6 +141,7 @@ export const createCounterStore = (doc: DynamoDBDocumentClient, tableName: strin
     const retryAfterMs = cap === 'perDay' ? now - (now % DAY) + DAY - now : now - (now % HOUR) + HOUR - now;
     return { ok: false, cap, retryAfterMs };
   },
-});
+  };
+};
 
 export type CounterStore = ReturnType<typeof createCounterStore>;

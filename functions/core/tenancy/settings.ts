@@ -54,6 +54,23 @@ export interface ProjectSettings {
   readonly testIdentifierEnvironments: readonly string[];
   /** Login for an unknown identifier answers like a known one; signup for a known one answers 201 and texts the owner. */
   readonly concealUserExistence: boolean;
+  /** Display name on the email From line ("Acme" <no-reply@…>); the address stays the deployment's. */
+  readonly emailFromName?: string | undefined;
+  /** Email subject; {code}, {app} and {minutes} are filled in. */
+  readonly emailSubject?: string | undefined;
+  /** SMS text; must contain {code}. */
+  readonly smsTemplate?: string | undefined;
+  /** WhatsApp text (when no approved Content template is used); must contain {code}. */
+  readonly whatsappTemplate?: string | undefined;
+  /** When set, every SMS ends with the WebOTP / SMS Retriever line `@<domain> #<code>`. */
+  readonly webOtpDomain?: string | undefined;
+  /**
+   * Whether the Twilio Verify API may send a code the caller chose (CustomCode). Off: such a code
+   * is not drawn from otpgate's CSPRNG, and the app's backend knows it (and may log or store it).
+   */
+  readonly twilioVerifyCustomCode: boolean;
+  /** The WhatsApp OTP configuration (uid) the Twilio Verify API's whatsapp channel sends with; none: the Twilio secret's whatsappFrom, plain text. */
+  readonly twilioVerifyWhatsappConfig: string | undefined;
 }
 
 const count = (min: number, max: number) => v.optional(v.pipe(v.number(), v.integer(), v.minValue(min), v.maxValue(max)));
@@ -81,6 +98,30 @@ export const whatsappConfigUidSchema = v.pipe(
 /** A refresh token lives at most a year; revocation records are kept this long (see tokens/sessions.ts). */
 export const MAX_REFRESH_TOKEN_TTL_SECONDS = 365 * 86_400;
 
+/** What a message template may say besides its text: the code, the app's name, the validity in minutes. */
+export const TEMPLATE_PLACEHOLDERS = ['code', 'app', 'minutes'] as const;
+
+const placeholdersOf = (text: string): string[] => [...text.matchAll(/\{([^{}]*)\}/g)].map((m) => m[1] ?? '');
+
+const knownPlaceholders = v.rawCheck<string>(({ dataset, addIssue }) => {
+  if (!dataset.typed) return;
+  const unknown = placeholdersOf(dataset.value).find((name) => !(TEMPLATE_PLACEHOLDERS as readonly string[]).includes(name));
+  if (unknown !== undefined) addIssue({ message: `has an unknown placeholder {${unknown}}; use {code}, {app} or {minutes}` });
+});
+
+/** A message text: without {code} the message would not carry the code at all. */
+const messageTemplate = (maxLength: number) =>
+  v.pipe(
+    v.string(),
+    v.minLength(1),
+    v.maxLength(maxLength),
+    v.check((text) => text.includes('{code}'), 'must contain {code}, where the code goes'),
+    knownPlaceholders,
+  );
+
+/** A DNS host name as WebOTP expects after the @ (the origin's host, no scheme or port). */
+const HOST_NAME = /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/;
+
 export const settingsSchema = v.object({
   appName: v.optional(v.pipe(v.string(), v.trim(), v.minLength(1), v.maxLength(60))),
   codeLength: v.optional(v.pipe(v.number(), v.integer(), v.minValue(MIN_CODE_LENGTH), v.maxValue(MAX_CODE_LENGTH))),
@@ -97,7 +138,9 @@ export const settingsSchema = v.object({
   sendsPerIdentifierPerHour: count(1, 100),
   sendsPerIdentifierPerDay: count(1, 1000),
   sendsPerIpPerHour: count(0, 1_000_000),
-  sendsPerIpPerHourByStyle: v.optional(v.record(v.picklist(['mobile-email', 'verification-id', 'whatsapp', 'twilio-verify']), v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(1_000_000)))),
+  sendsPerIpPerHourByStyle: v.optional(v.record(// Only the styles that know the end user's IP: the mobile/email style (its caller is the user's
+    // device) and Twilio Verify (DeviceIp). The others are called by a backend and pass no IP.
+    v.picklist(['mobile-email', 'twilio-verify']), v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(1_000_000)))),
   failedVerificationsPerIdentifierPerHour: count(1, 100),
   maxConsecutiveFailures: count(1, 100),
   smsPerHour: count(1, 10_000_000),
@@ -113,6 +156,14 @@ export const settingsSchema = v.object({
   ),
   testIdentifierEnvironments: v.optional(v.array(v.pipe(v.string(), v.regex(/^[a-z0-9][a-z0-9-]{0,62}$/)))),
   concealUserExistence: v.optional(v.boolean()),
+  // A display name only: the stack's IAM pins ses:FromAddress to the deployment's sender address.
+  emailFromName: v.optional(v.pipe(v.string(), v.trim(), v.minLength(1), v.maxLength(64), v.regex(/^[^"\\<>\u0000-\u001f\u007f]*$/))),
+  emailSubject: v.optional(v.pipe(v.string(), v.trim(), v.minLength(1), v.maxLength(150), v.regex(/^[^\r\n]*$/), knownPlaceholders)),
+  smsTemplate: v.optional(messageTemplate(320)),
+  whatsappTemplate: v.optional(messageTemplate(1000)),
+  webOtpDomain: v.optional(v.pipe(v.string(), v.trim(), v.toLowerCase(), v.regex(HOST_NAME))),
+  twilioVerifyCustomCode: v.optional(v.boolean()),
+  twilioVerifyWhatsappConfig: v.optional(whatsappConfigUidSchema),
 });
 
 export const settingDefaults = {
@@ -139,6 +190,8 @@ export const settingDefaults = {
   testIdentifierEnvironments: ['development'] as readonly string[],
   concealUserExistence: false,
   refreshTokenTtlSeconds: 30 * 86_400,
+  twilioVerifyCustomCode: false,
+  twilioVerifyWhatsappConfig: undefined as string | undefined,
 };
 
 /** Configurations are resolved one by one: an invalid one is dropped (never trusted), the others stay. */

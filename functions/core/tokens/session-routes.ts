@@ -24,10 +24,10 @@ export interface SessionRouteDeps {
   readonly now?: () => number;
 }
 
-const refreshBody = v.object({
+export const refreshBody = v.object({
   refresh_token: v.pipe(v.string('refresh_token must be a string.'), v.maxLength(512, 'refresh_token is too long.')),
 });
-const logoutBody = v.object({ all: v.optional(v.boolean('all must be true or false.')) });
+export const logoutBody = v.object({ all: v.optional(v.boolean('all must be true or false.')) });
 
 const parse = <S extends v.GenericSchema>(schema: S, body: unknown): v.InferOutput<S> => {
   const result = v.safeParse(schema, body);

@@ -213,7 +213,9 @@ export const problemsWith = (request: RawRequest, outcome: RawOutcome): string[]
     } catch {
       problems.push(`body is not JSON: ${outcome.body.slice(0, 100)}`);
     }
-    if (outcome.status >= 400 && json !== undefined && typeof json?.error?.code !== 'string' && typeof json?.code !== 'string') problems.push(`an error without a code: ${outcome.body.slice(0, 200)}`);
+    // Every style's envelope names the error: {error:{code}} (mobile/email, WhatsApp), {code:'…'} (verification-id), Twilio's {code: 20404, status} (Verify).
+    const named = typeof json?.error?.code === 'string' || typeof json?.code === 'string' || (typeof json?.code === 'number' && json?.status === outcome.status);
+    if (outcome.status >= 400 && json !== undefined && !named) problems.push(`an error without a code: ${outcome.body.slice(0, 200)}`);
     if (outcome.headers['x-content-type-options'] !== 'nosniff') problems.push('no x-content-type-options: nosniff');
     if (!outcome.headers['cache-control']?.includes('no-store') && !outcome.headers['cache-control']?.includes('max-age')) problems.push('no cache-control');
   }

@@ -1,5 +1,5 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { createEngine, type OutgoingCode, type Sender, type Tenant } from '#core/otp/engine';
 import { emailIdentity, phoneIdentity } from '#core/otp/identity';
 import { runtime } from '#core/runtime';
@@ -55,12 +55,13 @@ beforeAll(async () => {
   tenant = { projectId: created.projectId, environment: created.environment, settings: resolveSettings(relaxedLimits, '+91', created.environment) };
 });
 
-test('verifying a registered user\'s code is one write, to the code\'s own item (no identity check, no transaction)', async () => {
+test('verifying a verified user\'s code is one write, to the code\'s own item (no identity check, no transaction)', async () => {
   const { doc, writes } = countingClient();
   const engine = engineWith(createIdentityStore(doc, table));
   const { sender, last } = capturing();
   const identity = phoneIdentity(`+91${uniqueIndianMobile()}`);
   const { userId } = await engine.signup(tenant, identity, sender);
+  await engine.verify(tenant, identity, last());
   await engine.login(tenant, identity, sender);
 
   writes.length = 0;
@@ -69,16 +70,45 @@ test('verifying a registered user\'s code is one write, to the code\'s own item 
   doc.destroy();
 });
 
-test('the code a signup sent verifies with one write too', async () => {
+test('the code a signup sent verifies in one write too: a transaction that also marks the user verified', async () => {
   const { doc, writes } = countingClient();
-  const engine = engineWith(createIdentityStore(doc, table));
+  const store = createIdentityStore(doc, table);
+  const engine = engineWith(store);
   const { sender, last } = capturing('email');
   const identity = emailIdentity(uniqueEmail());
   const { userId } = await engine.signup(tenant, identity, sender);
+  await expect(store.findOwner(tenant, identity)).resolves.toEqual({ userId, verified: false });
 
   writes.length = 0;
   await expect(engine.verify(tenant, identity, last())).resolves.toMatchObject({ userId });
-  expect(writes).toEqual(['UpdateItem']);
+  expect(writes).toEqual(['TransactWriteItems']);
+  await expect(store.findOwner(tenant, identity)).resolves.toEqual({ userId, verified: true });
+  doc.destroy();
+});
+
+test('a verify that starts a session writes the code and the session in one transaction: both or neither', async () => {
+  const { doc, writes } = countingClient();
+  const engine = engineWith(createIdentityStore(doc, table));
+  const { sender, last } = capturing();
+  const identity = phoneIdentity(`+91${uniqueIndianMobile()}`);
+  await engine.signup(tenant, identity, sender);
+  await engine.verify(tenant, identity, last());
+  await engine.login(tenant, identity, sender);
+  const marker = { pk: `test#single-write#${identity.address}`, sk: `session#${Date.now()}` };
+  const alongside = () => [{ Put: { TableName: table, Item: marker, ConditionExpression: 'attribute_not_exists(pk)' } }];
+
+  writes.length = 0;
+  await engine.verify(tenant, identity, last(), { alongside });
+  expect(writes).toEqual(['TransactWriteItems']);
+  const { Item } = await doc.send(new GetCommand({ TableName: table, Key: marker }));
+  expect(Item).toEqual(marker);
+
+  // A session write that fails takes the code's use back with it: the code still verifies.
+  await engine.login(tenant, { ...identity }, sender).catch(() => undefined);
+  const code = last();
+  const failing = () => [{ Put: { TableName: table, Item: marker, ConditionExpression: 'attribute_not_exists(pk)' } }];
+  await expect(engine.verify(tenant, identity, code, { alongside: failing })).rejects.toThrow();
+  await expect(engine.verify(tenant, identity, code)).resolves.toMatchObject({ challengeId: expect.any(String) });
   doc.destroy();
 });
 
@@ -101,11 +131,11 @@ test('a login that looked the user up just before a failed signup was undone sto
   // The login is held right after it looked the owner up; the signup's delivery fails while it waits.
   const lookedUp = deferred();
   const resume = deferred();
-  let hold = true;
+  let hold = false;
   const identities: IdentityStore = {
     ...rt.identities,
-    findUserId: async (...args) => {
-      const found = await rt.identities.findUserId(...args);
+    findOwner: async (...args) => {
+      const found = await rt.identities.findOwner(...args);
       if (hold) {
         hold = false;
         lookedUp.release();
@@ -129,13 +159,17 @@ test('a login that looked the user up just before a failed signup was undone sto
 
   const signup = engine.signup(tenant, identity, failingSignup);
   await signupSending.promise; // the signup's user and code are stored, its delivery in flight
+  hold = true;
   const loggingIn = engine.login(tenant, identity, login.sender);
   await lookedUp.promise; // the login has seen the user
   signupDelivery.release();
   await expect(signup).rejects.toMatchObject({ code: 'delivery_failed' }); // and the signup is undone
   resume.release();
 
-  await expect(loggingIn).rejects.toMatchObject({ code: 'user_not_found' });
+  // It read the state while the signup's message was on its way, so it meets that delivery's hold (resend_too_soon);
+  // without the hold, its write would lose to the undo (sendSeq moved) and the next round find no user. Either way:
+  const refused = await loggingIn.then(() => undefined, (error: { code?: string }) => error.code);
+  expect(['resend_too_soon', 'user_not_found']).toContain(refused);
   expect(login.last()).toBeUndefined();
   const state = await rt.identities.readState(tenant, identity);
   expect(state.code).toBeUndefined();

@@ -1,5 +1,7 @@
-import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
-import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+// The modules themselves, not their named exports: `request` is looked up on every call, so the
+// X-Ray tracer's patch of http(s).request (captureHTTPsGlobal, where tracing is on) sees Twilio's calls.
+import http, { type IncomingMessage } from 'node:http';
+import https from 'node:https';
 
 /**
  * Twilio's Create a Message call (POST /2010-04-01/Accounts/{AccountSid}/Messages.json), the one
@@ -64,7 +66,7 @@ const TWILIO_API = 'https://api.twilio.com';
 const DEFAULT_TIMEOUT_MS = 5000;
 
 // Kept alive, so a warm function reuses its TLS connection to Twilio instead of paying a handshake per code.
-const agents = { 'https:': new HttpsAgent({ keepAlive: true }), 'http:': new HttpAgent({ keepAlive: true }) };
+const agents = { 'https:': new https.Agent({ keepAlive: true }), 'http:': new http.Agent({ keepAlive: true }) };
 
 /** Twilio's parameter names for the fields set (the SDK's serialisation, minus what otpgate never sends). */
 const formOf = (message: TwilioMessage): string => {
@@ -99,7 +101,7 @@ const parseJson = (text: string): unknown => {
 
 export const twilioMessages = (credentials: { readonly accountSid: string; readonly authToken: string }, options: TwilioMessagesOptions = {}): TwilioMessages => {
   const url = new URL(`/2010-04-01/Accounts/${encodeURIComponent(credentials.accountSid)}/Messages.json`, options.apiBaseUrl ?? TWILIO_API);
-  const send = url.protocol === 'http:' ? httpRequest : httpsRequest;
+  const transport = url.protocol === 'http:' ? http : https;
   const agent = url.protocol === 'http:' ? agents['http:'] : agents['https:'];
   const authorization = `Basic ${Buffer.from(`${credentials.accountSid}:${credentials.authToken}`, 'utf8').toString('base64')}`;
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
@@ -109,7 +111,7 @@ export const twilioMessages = (credentials: { readonly accountSid: string; reado
     create: (message) => {
       const body = formOf(message);
       return new Promise((resolve, reject) => {
-        const request = send(
+        const request = transport.request(
           url,
           {
             method: 'POST',

@@ -46,16 +46,21 @@ const userPartition = (t: TenantRef, userId: string) => `${tenantPrefix(t)}#USER
 const familyKey = (t: TenantRef, userId: string, familyId: string) => ({ pk: userPartition(t, userId), sk: `FAMILY#${familyId}` });
 const userSessionsKey = (t: TenantRef, userId: string) => ({ pk: userPartition(t, userId), sk: 'SESSIONS' });
 
+const refreshTokenPut = (tableName: string, tenant: TenantRef, tokenHash: string, record: RefreshTokenRecord) => ({
+  TableName: tableName,
+  Item: { ...refreshTokenKey(tenant, tokenHash), ...record, ttl: ttlFor(record.expiresAt) },
+  ConditionExpression: 'attribute_not_exists(pk)',
+});
+
 export const createSessionStore = (doc: DynamoDBDocumentClient, tableName: string) => ({
   /** A new refresh token; the condition only guards against the (2^-256) chance of a hash already in use. */
   async putRefreshToken(tenant: TenantRef, tokenHash: string, record: RefreshTokenRecord): Promise<void> {
-    await doc.send(
-      new PutCommand({
-        TableName: tableName,
-        Item: { ...refreshTokenKey(tenant, tokenHash), ...record, ttl: ttlFor(record.expiresAt) },
-        ConditionExpression: 'attribute_not_exists(pk)',
-      }),
-    );
+    await doc.send(new PutCommand(refreshTokenPut(tableName, tenant, tokenHash, record)));
+  },
+
+  /** The same write, to go in another store's transaction (a verify starts its session in the write that uses up the code). */
+  refreshTokenWrite(tenant: TenantRef, tokenHash: string, record: RefreshTokenRecord): { Put: ReturnType<typeof refreshTokenPut> } {
+    return { Put: refreshTokenPut(tableName, tenant, tokenHash, record) };
   },
 
   async findRefreshToken(tenant: TenantRef, tokenHash: string): Promise<RefreshTokenRecord | undefined> {

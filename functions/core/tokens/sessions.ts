@@ -55,10 +55,7 @@ export const createSessions = (deps: SessionDeps) => {
   // A revocation must outlive every token the session may still hold, whatever the project's setting was when it was issued.
   const keepRevocationUntil = (at: number) => at + MAX_REFRESH_TOKEN_TTL_SECONDS * 1000;
 
-  const issue = async (tenant: Tenant, base: Omit<RefreshTokenRecord, 'createdAt' | 'expiresAt' | 'rotatedAt'>, at: number): Promise<Session> => {
-    const refreshToken = `${TOKEN_PREFIX}${random(32).toString('base64url')}`;
-    const ttlSeconds = tenant.settings.refreshTokenTtlSeconds;
-    await deps.store.putRefreshToken(tenant, hashRefreshToken(refreshToken), { ...base, createdAt: at, expiresAt: at + ttlSeconds * 1000 });
+  const sessionOf = (base: Omit<RefreshTokenRecord, 'createdAt' | 'expiresAt' | 'rotatedAt'>, refreshToken: string, ttlSeconds: number): Session => {
     return {
       userId: base.userId,
       sessionId: base.familyId,
@@ -67,6 +64,13 @@ export const createSessions = (deps: SessionDeps) => {
       claims: base.claims,
       accessTtlSeconds: base.accessTtlSeconds,
     };
+  };
+
+  const issue = async (tenant: Tenant, base: Omit<RefreshTokenRecord, 'createdAt' | 'expiresAt' | 'rotatedAt'>, at: number): Promise<Session> => {
+    const refreshToken = `${TOKEN_PREFIX}${random(32).toString('base64url')}`;
+    const ttlSeconds = tenant.settings.refreshTokenTtlSeconds;
+    await deps.store.putRefreshToken(tenant, hashRefreshToken(refreshToken), { ...base, createdAt: at, expiresAt: at + ttlSeconds * 1000 });
+    return sessionOf(base, refreshToken, ttlSeconds);
   };
 
   const revokeForReuse = async (tenant: Tenant, record: RefreshTokenRecord, at: number) => {
@@ -79,6 +83,20 @@ export const createSessions = (deps: SessionDeps) => {
     async start(tenant: Tenant, userId: string, grant: SessionGrant): Promise<Session> {
       const at = now();
       return issue(tenant, { userId, familyId: randomUUID(), familyCreatedAt: at, claims: grant.claims, accessTtlSeconds: grant.accessTtlSeconds }, at);
+    },
+
+    /**
+     * A session that starts in someone else's write: the refresh token's item, for the transaction
+     * that uses up the code, so a code is never used without its session existing (and the other
+     * way round), whatever fails in between.
+     */
+    prepare(tenant: Tenant, userId: string, grant: SessionGrant): { readonly session: Session; readonly write: ReturnType<SessionStore['refreshTokenWrite']> } {
+      const at = now();
+      const base = { userId, familyId: randomUUID(), familyCreatedAt: at, claims: grant.claims, accessTtlSeconds: grant.accessTtlSeconds };
+      const refreshToken = `${TOKEN_PREFIX}${random(32).toString('base64url')}`;
+      const ttlSeconds = tenant.settings.refreshTokenTtlSeconds;
+      const write = deps.store.refreshTokenWrite(tenant, hashRefreshToken(refreshToken), { ...base, createdAt: at, expiresAt: at + ttlSeconds * 1000 });
+      return { session: sessionOf(base, refreshToken, ttlSeconds), write };
     },
 
     /**

@@ -393,6 +393,46 @@ tokens signed with the old one keep verifying.`,
 // ---------------------------------------------------------------------------------------------
 // identifiers
 
+/** A phone number in E.164 (spaces, dots, dashes and brackets allowed) or an email address. */
+const identifierArg = (raw: string) => {
+  const phone = raw.replace(/[\s().-]/g, '');
+  if (raw.includes('@')) {
+    try {
+      return emailIdentity(normaliseEmail(raw));
+    } catch {
+      throw new UsageError(`${raw} is not an email address`);
+    }
+  }
+  if (/^\+[1-9][0-9]{6,14}$/.test(phone)) return phoneIdentity(phone);
+  throw new UsageError(`give the phone number in E.164, with its country code (+919876543211), or an email address`);
+};
+
+const identifiersRemove: Command = {
+  group: 'identifiers',
+  name: 'remove',
+  args: '<project> <env> <phone-or-email>',
+  minArgs: 3,
+  maxArgs: 3,
+  summary: 'delete the user of a phone number or email, and end their sessions',
+  help: `Deletes the user a phone number or email belongs to (a user's request to be forgotten, a
+number given up): the user and the address go, every refresh token of the user stops working at
+once (access tokens already issued live out their lifetime, at most tokenTtlSeconds), and a code
+pending for the address no longer signs anyone in as that user. The address's send and failure
+history stays (the limits keep holding), without the user. Signing up again makes a new user with
+a new id.`,
+  async run(input) {
+    const [projectId, environment, identity] = [arg(input, 0), arg(input, 1), identifierArg(arg(input, 2))];
+    const target = await input.target();
+    const removed = await target.identities.removeUser({ projectId, environment }, identity, Date.now());
+    return {
+      json: { projectId, environment, identifier: identity.address, removed },
+      text: removed
+        ? `Removed the user of ${identity.address} in ${projectId}/${environment} on ${target.description}, and ended their sessions.`
+        : `${identity.address} has no user in ${projectId}/${environment} on ${target.description}: nothing to remove.`,
+    };
+  },
+};
+
 const identifiersUnlock: Command = {
   group: 'identifiers',
   name: 'unlock',
@@ -405,20 +445,7 @@ locked until it verifies or an operator clears it; this clears it, and its hourl
 too. Give the phone number in E.164 (+919876543211) or the email address. The pending code, if
 any, stays as it is.`,
   async run(input) {
-    const [projectId, environment, raw] = [arg(input, 0), arg(input, 1), arg(input, 2)];
-    const phone = raw.replace(/[\s().-]/g, '');
-    let identity;
-    if (raw.includes('@')) {
-      try {
-        identity = emailIdentity(normaliseEmail(raw));
-      } catch {
-        throw new UsageError(`${raw} is not an email address`);
-      }
-    } else if (/^\+[1-9][0-9]{6,14}$/.test(phone)) {
-      identity = phoneIdentity(phone);
-    } else {
-      throw new UsageError(`give the phone number in E.164, with its country code (+919876543211), or an email address`);
-    }
+    const [projectId, environment, identity] = [arg(input, 0), arg(input, 1), identifierArg(arg(input, 2))];
     const target = await input.target();
     const cleared = await target.identities.clearFailures({ projectId, environment }, identity);
     return {
@@ -816,6 +843,7 @@ export const commands: readonly Command[] = [
   keysRevoke,
   keysRotateSigning,
   identifiersUnlock,
+  identifiersRemove,
   settingsShow,
   settingsSet,
   settingsUnset,
@@ -830,7 +858,7 @@ export const groups: Readonly<Record<string, string>> = {
   projects: 'projects: create and list',
   envs: "a project's environments",
   keys: 'APP-KEYs: create, list, rotate, revoke; the token signing key: rotate-signing',
-  identifiers: "users' phone numbers and emails: unlock after too many wrong codes",
+  identifiers: "users' phone numbers and emails: unlock after too many wrong codes, remove a user",
   settings: "a project's settings: code length, validity, templates, ...",
   twilio: "a project's own Twilio account",
   'verify-services': 'Twilio Verify services: the ServiceSid and account id a twilio client uses',

@@ -26,7 +26,7 @@ export interface Target {
   readonly apiUrl?: string | undefined;
   /** Where projects' own secrets go; undefined with --table (the stack's prefix is unknown). */
   readonly secrets?: ProjectSecretStore | undefined;
-  /** Users' identifiers and their codes and limits, for operator commands (unlock). */
+  /** Users' identifiers and their codes and limits, for operator commands (unlock, remove). */
   readonly identities: IdentityStore;
   /**
    * Rotates the token signing key: locally in the secrets folder, on a stack by asking Secrets

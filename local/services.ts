@@ -252,7 +252,8 @@ export const startLocalServices = async (options: LocalServicesOptions): Promise
   let silentSince: number | undefined;
   let probing = false;
   const probe = async () => {
-    if (stopping || restarting || probing) return;
+    // Not before the first start has its table: a slow JVM start (a loaded machine) is not a hang.
+    if (!supervised || stopping || restarting || probing) return;
     probing = true;
     try {
       await probeClient.send(new DescribeTableCommand({ TableName: tableName }), { abortSignal: AbortSignal.timeout(2000) });

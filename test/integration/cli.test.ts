@@ -12,6 +12,8 @@ import { commands } from '../../cli/commands';
 import { handler as emailSignup } from '../../functions/email-otp-signup';
 import { handler as signup, makeHandler as makeSignup } from '../../functions/mobile-otp-signup';
 import { handler as verify } from '../../functions/mobile-otp-verify';
+import { handler as login } from '../../functions/mobile-otp-login';
+import { handler as refresh } from '../../functions/token-refresh';
 import { parseKeyMaterial, publishedSeeds } from '#core/tokens/signing-keys';
 import { jest } from '@jest/globals';
 import twilio from 'twilio';
@@ -340,6 +342,26 @@ describe('operator commands', () => {
     const bad = await otpgate('identifiers', 'unlock', projectId, 'development', mobile);
     expect(bad.code).toBe(2);
     expect(oneLineError(bad)).toContain('E.164');
+  });
+
+  test('identifiers remove deletes the user: login no longer finds them, their refresh token stops working, a new signup is a new user', async () => {
+    const { projectId, keys } = await createProject('--env', 'development', '--settings', '{"resendCooldownSeconds":0}');
+    const tenant = { projectId, environment: 'development' };
+    const appKey = keys[0]!.appKey;
+    const mobile = uniqueIndianMobile();
+    const first = await signupWith(signup, tenant, appKey, mobile);
+    const session = await call(verify, event(tenant, { appKey, body: { mobile, otp_code: await latestCode(`+91${mobile}`) } }));
+    expect(session.status).toBe(200);
+
+    const removed = await otpgate('identifiers', 'remove', projectId, 'development', `+91${mobile}`, '--json');
+    expect(json(removed)).toEqual({ projectId, environment: 'development', identifier: `+91${mobile}`, removed: true });
+    expect((await call(login, event(tenant, { appKey, body: { mobile } }))).body.error.code).toBe('user_not_found');
+    expect((await call(refresh, event(tenant, { appKey, body: { refresh_token: session.body.refresh_token } }))).status).toBe(401);
+    const again = await signupWith(signup, tenant, appKey, mobile);
+    expect(again.status).toBe(201);
+    expect(again.body.user_id).not.toBe(first.body.user_id);
+    expect(json(await otpgate('identifiers', 'remove', projectId, 'development', `+91${mobile}`, '--json')).removed).toBe(true);
+    expect(json(await otpgate('identifiers', 'remove', projectId, 'development', `+91${mobile}`, '--json')).removed).toBe(false);
   });
 
   test('keys rotate-signing makes a new key that the JWKS publishes beside the old one; a second rotation needs --force', async () => {

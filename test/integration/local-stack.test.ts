@@ -15,7 +15,8 @@ import { uniqueEmail, uniqueIndianMobile } from '../support/harness';
  * that survives a restart. Stopping it must leave no DynamoDB Local (Java) process behind.
  */
 
-jest.setTimeout(120_000);
+// Two cold starts of the whole local stack (a JVM each); generous for a loaded CI machine.
+jest.setTimeout(240_000);
 
 const home = mkdtempSync(join(tmpdir(), 'otpgate-home-'));
 let child: ChildProcess | undefined;

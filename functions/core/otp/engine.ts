@@ -99,8 +99,12 @@ export interface VerifyOptions {
   readonly alongside?: (userId: string | undefined) => readonly AlongsideWrite[];
 }
 
-/** Who a new code is for: a user the caller fixes, or the address's owner when the state is read ('registered': there must be one). */
-type Owner = { readonly userId: string | undefined; readonly verified?: boolean } | 'registered' | 'anyone';
+/**
+ * Who a new code is for: a user the caller fixes, or the address's owner when the state is read
+ * ('registered': there must be one), or ('pseudonym') the new user a concealing signup creates,
+ * named from the state's generation (see pseudonymFor).
+ */
+type Owner = { readonly userId: string | undefined; readonly verified?: boolean } | 'registered' | 'anyone' | 'pseudonym';
 
 type Release = () => Promise<void>;
 
@@ -111,6 +115,10 @@ interface StoredCode {
   readonly replaced: CodeRecord | undefined;
   /** Counter takes to give back should the send not happen. */
   readonly releases: readonly Release[];
+  /** The spend cap's take alone (a decoy gives back the spend, not the per-IP count). */
+  readonly spendRelease: Release | undefined;
+  /** The address's user generation when the code was stored (pseudonyms). */
+  readonly generation: number;
   readonly previousLastSentAt: number | undefined;
   readonly holdUntil: number;
   /** sendSeq as storing this code left it. */
@@ -144,6 +152,9 @@ const binding = (tenant: TenantRef, identity: Identity, challengeId: string) =>
 const userFields = (identity: Identity) => (identity.kind === 'phone' ? { mobile: identity.address } : { email: identity.address });
 
 
+
+/** A pending code that could still verify: not expired, tries left. */
+const usable = (code: CodeRecord | undefined, at: number): boolean => code !== undefined && code.expiresAt > at && code.attempts < code.maxAttempts;
 
 /** Seconds an identifier stays locked by wrong codes: 0 when it is not, undefined when only a success or an operator unlocks it. */
 const lockWait = (state: IdentifierState, s: ProjectSettings, at: number): number | undefined => {
@@ -313,18 +324,24 @@ export const createEngine = (deps: EngineDeps) => {
     sender: Sender,
     context: SendContext,
     owner: Owner,
-    write: (record: CodeRecord, history: SendHistory) => Promise<{ replaced: CodeRecord | undefined } | 'raced'>,
+    write: (record: CodeRecord, history: SendHistory, state: IdentifierState) => Promise<{ replaced: CodeRecord | undefined } | 'raced'>,
     undoLost: (record: CodeRecord, state: IdentifierState) => Promise<void>,
     options: { readonly unmatchable?: boolean } = {},
   ): Promise<StoredCode | 'no-user'> => {
     const test = isTestIdentity(tenant, identity);
     const releases: Release[] = [];
+    let spendRelease: Release | undefined;
     let countersTaken = false;
     try {
       for (let round = 0; round < MAX_ROUNDS; round += 1) {
         const state = await deps.identities.readState(tenant, identity);
         // Looked up after the state, strongly consistent, every round: see the doc comment above.
-        const found = typeof owner === 'object' ? owner : await deps.identities.findOwner(tenant, identity);
+        const found =
+          owner === 'pseudonym'
+            ? { userId: await pseudonymFor(tenant, identity, state.generation) }
+            : typeof owner === 'object'
+              ? owner
+              : await deps.identities.findOwner(tenant, identity);
         if (owner === 'registered' && found === undefined) {
           await releaseAll(releases);
           return 'no-user';
@@ -339,6 +356,7 @@ export const createEngine = (deps: EngineDeps) => {
             if (ip) releases.push(ip);
             const spend = await checkSpend(tenant, identity, sender.channel, at);
             if (spend) releases.push(spend);
+            spendRelease = spend;
           }
         }
         const { code, record } = await newCode(tenant, identity, sender.channel, userId, at, options.unmatchable ? undefined : context.customCode, found?.verified === true);
@@ -350,16 +368,18 @@ export const createEngine = (deps: EngineDeps) => {
         // The delivery ends by the request's deadline at the latest: that long, no other code may be sent (on the engine's clock).
         const holdUntil = at + Math.min(timeLeft(), DELIVERY_HOLD_MS);
         // While wrong codes are on record, the item must outlive any idle spell: its TTL is not two days then.
-        const history = { sends, previousSeq: state.sendSeq, now: at, sendingUntil: holdUntil, keepLong: state.consecutiveFails > 0 };
+        const history = { sends, previousSeq: state.sendSeq, now: at, sendingUntil: holdUntil, keepLong: state.consecutiveFails > 0, keepForever: state.generation > 0 };
         let written;
         try {
-          written = await write(stored, history);
+          written = await write(stored, history, state);
         } catch (error) {
           // The write's answer was lost: it may have landed. Taking it back is conditional on our code, so it is safe either way.
           if (isUnavailable(error)) await undoLost(stored, state).catch(() => undefined);
           throw error;
         }
-        if (written !== 'raced') return { code, record: stored, replaced: written.replaced, releases, previousLastSentAt: state.lastSentAt, holdUntil, seq: state.sendSeq + 1 };
+        if (written !== 'raced') {
+          return { code, record: stored, replaced: written.replaced, releases, spendRelease, generation: state.generation, previousLastSentAt: state.lastSentAt, holdUntil, seq: state.sendSeq + 1 };
+        }
       }
       throw errors.serviceUnavailable(1);
     } catch (error) {
@@ -406,9 +426,14 @@ export const createEngine = (deps: EngineDeps) => {
     return { userId: record.userId, challengeId: record.challengeId };
   };
 
-  /** The stable pseudonym a concealing project shows for an address with no user, and gives the user if it signs up: every bit from an HMAC under the pepper. */
-  const pseudonymFor = async (tenant: Tenant, identity: Identity): Promise<string> => {
-    const mac = createHmac('sha256', await deps.pepper()).update(`pseudonym-user\0${binding(tenant, identity, '')}`).digest();
+  /**
+   * The stable pseudonym a concealing project shows for an address with no user, and gives the
+   * user if it signs up: every bit from an HMAC under the pepper. The address's user generation
+   * (moved on when a user is removed) is in it, so a recycled address never inherits a removed user's id.
+   */
+  const pseudonymFor = async (tenant: Tenant, identity: Identity, generation: number): Promise<string> => {
+    const input = `pseudonym-user\0${binding(tenant, identity, '')}${generation === 0 ? '' : `\0${generation}`}`;
+    const mac = createHmac('sha256', await deps.pepper()).update(input).digest();
     // RFC 4122 version 4 and variant bits, set from the hash like a random UUID's are from randomness.
     mac[6] = (mac[6]! & 0x0f) | 0x40;
     mac[8] = (mac[8]! & 0x3f) | 0x80;
@@ -430,18 +455,23 @@ export const createEngine = (deps: EngineDeps) => {
       sender,
       context,
       { userId: undefined },
-      (r, h) => deps.identities.storeCode(tenant, identity, r, h),
+      // A code still pending (another style's, a signup's that landed meanwhile) is left alone: only the send is recorded,
+      // so the decoy kills no code and a guess still meets a real code's answer. Otherwise the unmatchable code is stored.
+      async (r, h, state) => {
+        if (!usable(state.code, h.now)) return deps.identities.storeCode(tenant, identity, r, h);
+        return (await deps.identities.recordSend(tenant, identity, h)) === 'raced' ? 'raced' : { replaced: undefined };
+      },
       (r, state) => deps.identities.withdrawCode(tenant, identity, r.challengeId, state.code, { previousLastSentAt: state.lastSentAt }, state.sendSeq + 1),
       { unmatchable: true },
     );
     if (stored === 'no-user') throw errors.userNotFound(); // not reached: a decoy names no user
-    const { record, releases, holdUntil } = stored;
-    // Nothing went out: the spend and IP budgets get the send back, as for any send that did not happen.
-    await releaseAll(releases);
+    const { record, spendRelease, holdUntil, generation } = stored;
+    // Nothing went out: the spend budget gets the send back; the per-IP count stays, as a real login's would.
+    await spendRelease?.();
     await sleep(Math.max(0, (sendTime.get(sender.channel) ?? 150) - (now() - started)));
     // As after a real send: the next login meets the cooldown, not a delivery hold.
     await endDelivery(tenant, identity, record, holdUntil);
-    return { userId: await pseudonymFor(tenant, identity), challengeId: record.challengeId };
+    return { userId: await pseudonymFor(tenant, identity, generation), challengeId: record.challengeId };
   };
 
   return {
@@ -466,7 +496,6 @@ export const createEngine = (deps: EngineDeps) => {
           return { ...sent, userId: sent.userId };
         }
         // Concealing: a new user gets the pseudonym a login would have shown, so login-then-signup tells nothing.
-        const userId = conceal ? await pseudonymFor(tenant, identity) : newId();
         let issued;
         try {
           issued = await storeNewCode(
@@ -474,19 +503,20 @@ export const createEngine = (deps: EngineDeps) => {
             identity,
             sender,
             context,
-            { userId },
+            conceal ? 'pseudonym' : { userId: newId() },
             async (record, history) => {
-              const user = { userId, ...userFields(identity), createdAt: new Date(record.createdAt).toISOString() };
+              const user = { userId: record.userId!, ...userFields(identity), createdAt: new Date(record.createdAt).toISOString() };
               const result = await deps.identities.createUserWithCode(tenant, identity, user, record, history);
               return result === 'raced' ? 'raced' : { replaced: undefined };
             },
-            (record, state) => deps.identities.undoSignup(tenant, identity, userId, record.challengeId, { previousLastSentAt: state.lastSentAt }),
+            (record, state) => deps.identities.undoSignup(tenant, identity, record.userId!, record.challengeId, { previousLastSentAt: state.lastSentAt }),
           );
         } catch (error) {
           if (!(error instanceof IdentityTakenError)) throw error;
           continue;
         }
         if (issued === 'no-user') continue; // not reached: signup names its own user
+        const userId = issued.record.userId!;
         try {
           await deliver(sender, tenant, identity, issued.code);
         } catch (error) {
@@ -594,7 +624,7 @@ export const createEngine = (deps: EngineDeps) => {
           knownUserId = code.userId;
         } else {
           // A code sent before the address had a user, or to one not yet verified: checked (and marked verified) in the same transaction.
-          const userId = knownUserId ?? code.userId ?? (await deps.identities.findUserId(tenant, identity));
+          const userId = knownUserId ?? code.userId ?? (await deps.identities.findUserId(tenant, identity, { consistent: true }));
           if (userId !== undefined) {
             outcome = await deps.identities.consume(tenant, identity, code, limits, at, { kind: 'user', userId }, alongside(userId));
             knownUserId = userId;
@@ -618,7 +648,7 @@ export const createEngine = (deps: EngineDeps) => {
         }
         if (outcome === 'identity-exists') {
           // Registered meanwhile (another style's signup): the next round verifies as that user.
-          knownUserId = await deps.identities.findUserId(tenant, identity);
+          knownUserId = await deps.identities.findUserId(tenant, identity, { consistent: true });
           continue;
         }
         log.info('code verified', where(tenant, identity, code.channel));

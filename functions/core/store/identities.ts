@@ -3,6 +3,7 @@ import { GetCommand, TransactWriteCommand, UpdateCommand, type DynamoDBDocumentC
 import type { DeliveryChannel, Identity } from '#core/otp/identity';
 import { cancelledBy, conflicted, retryOnConflict, tenantPrefix } from '#core/store/dynamo';
 import type { TenantRef } from '#core/store/repository';
+import { revokeAllSessionsUpdate } from '#core/store/sessions';
 
 /**
  * Users and their identifiers' codes. Keys (pk / sk):
@@ -67,6 +68,8 @@ export interface IdentifierState {
   readonly failCount: number;
   /** Wrong codes since the last success or operator reset, across all codes. */
   readonly consecutiveFails: number;
+  /** How many users of this address were removed (removeUser): a concealing project's pseudonyms change with it. */
+  readonly generation: number;
 }
 
 /** The limits a verify is decided and written under. */
@@ -109,6 +112,8 @@ export interface SendHistory {
   readonly sendingUntil: number;
   /** The item outlives the usual TTL (failures are on record: the NIST ceiling must not expire). */
   readonly keepLong?: boolean;
+  /** The item is never swept (a user of the address was removed: its generation must stay). */
+  readonly keepForever?: boolean;
 }
 
 /** A decision was made on a state that changed meanwhile: read again and decide again. */
@@ -131,7 +136,10 @@ const KEEP_SECONDS = 2 * 86_400;
  * after the last wrong code or send it may go.
  */
 const KEEP_LOCKED_SECONDS = 366 * 86_400;
-const ttlAt = (now: number, keepLong = false) => Math.floor(now / 1000) + (keepLong ? KEEP_LOCKED_SECONDS : KEEP_SECONDS);
+/** An address whose user was removed keeps its generation for good (see IdentifierState.generation); ten years is "for good" to a TTL. */
+const KEEP_FOREVER_SECONDS = 10 * 366 * 86_400;
+const ttlAt = (now: number, keepLong = false, forever = false) =>
+  Math.floor(now / 1000) + (forever ? KEEP_FOREVER_SECONDS : keepLong ? KEEP_LOCKED_SECONDS : KEEP_SECONDS);
 
 const codeOf = (item: Record<string, unknown>): CodeRecord | undefined =>
   typeof item.challengeId === 'string'
@@ -168,8 +176,9 @@ const expression = (sets: readonly string[], removes: readonly string[]) =>
 
 export const createIdentityStore = (doc: DynamoDBDocumentClient, tableName: string) => {
   /** The update that stores a new code, conditional on no other send having happened since the state was read. */
-  const storeCodeUpdate = (tenant: TenantRef, identity: Identity, code: CodeRecord, { sends, previousSeq, now, sendingUntil, keepLong = false }: SendHistory) => {
-    const { sets, removes, values } = codeUpdate(code);
+  /** `code` undefined: only the send is recorded, a pending code stays as it is. */
+  const storeCodeUpdate = (tenant: TenantRef, identity: Identity, code: CodeRecord | undefined, { sends, previousSeq, now, sendingUntil, keepLong = false, keepForever = false }: SendHistory) => {
+    const { sets, removes, values } = code === undefined ? { sets: [], removes: [], values: {} } : codeUpdate(code);
     return {
       TableName: tableName,
       Key: stateKey(tenant, identity),
@@ -194,7 +203,7 @@ export const createIdentityStore = (doc: DynamoDBDocumentClient, tableName: stri
         ':now': now,
         ':until': sendingUntil,
         ':zero': 0,
-        ':ttl': ttlAt(now, keepLong),
+        ':ttl': ttlAt(now, keepLong, keepForever),
         ':nextSeq': previousSeq + 1,
         ...(previousSeq === 0 ? {} : { ':seq': previousSeq }),
       },
@@ -251,6 +260,7 @@ export const createIdentityStore = (doc: DynamoDBDocumentClient, tableName: stri
         failWindowStart: typeof item.failWindowStart === 'number' ? item.failWindowStart : undefined,
         failCount: typeof item.failCount === 'number' ? item.failCount : 0,
         consecutiveFails: typeof item.consecutiveFails === 'number' ? item.consecutiveFails : 0,
+        generation: typeof item.userGeneration === 'number' ? item.userGeneration : 0,
       };
     },
 
@@ -259,6 +269,19 @@ export const createIdentityStore = (doc: DynamoDBDocumentClient, tableName: stri
      * another send happened since `previousSeq` was read ('raced'). Returns the code it replaced.
      * The failure history is left as it is.
      */
+    /**
+     * Records a send that stores no code (a concealing project's decoy while a real code is
+     * pending): the send windows, the cooldown and sendSeq move as for storeCode; the code stays.
+     */
+    async recordSend(tenant: TenantRef, identity: Identity, history: SendHistory): Promise<void | Raced> {
+      try {
+        await doc.send(new UpdateCommand(storeCodeUpdate(tenant, identity, undefined, history)));
+      } catch (error) {
+        if (error instanceof ConditionalCheckFailedException) return 'raced';
+        throw error;
+      }
+    },
+
     async storeCode(
       tenant: TenantRef,
       identity: Identity,
@@ -435,7 +458,7 @@ export const createIdentityStore = (doc: DynamoDBDocumentClient, tableName: stri
             ConditionExpression: `challengeId = :c AND attempts < maxAttempts AND consecutiveFails < :maxc AND ${window.condition}`,
             ExpressionAttributeNames: { '#ttl': 'ttl' },
             // A wrong code on record keeps the item (the lock) for a year, not two days.
-            ExpressionAttributeValues: { ':one': 1, ':c': state.code.challengeId, ':maxc': limits.maxConsecutive, ':ttl': ttlAt(now, true), ...window.values },
+            ExpressionAttributeValues: { ':one': 1, ':c': state.code.challengeId, ':maxc': limits.maxConsecutive, ':ttl': ttlAt(now, true, state.generation > 0), ...window.values },
             ReturnValues: 'UPDATED_NEW',
           }),
         );
@@ -532,7 +555,7 @@ export const createIdentityStore = (doc: DynamoDBDocumentClient, tableName: stri
      * the user go, and a code pending for it loses its owner in the same transaction (it stays, as
      * a code for an address with no user: verify answers user_not_found where users are required).
      * sendSeq moves on, so a login or resend decided on the old owner cannot store a code for it.
-     * Sessions are the session store's (revokeAll). False when the address had no user.
+     * Its sessions are revoked in the same transaction. False when the address had no user.
      */
     async removeUser(tenant: TenantRef, identity: Identity, now: number): Promise<boolean> {
       const userId = await findUserId(tenant, identity, { consistent: true });
@@ -548,11 +571,14 @@ export const createIdentityStore = (doc: DynamoDBDocumentClient, tableName: stri
                   Update: {
                     TableName: tableName,
                     Key: stateKey(tenant, identity),
-                    UpdateExpression: 'REMOVE userId, ownerVerified ADD sendSeq :one SET #ttl = if_not_exists(#ttl, :ttl)',
+                    // A new generation: a concealing project's next user of the address gets another pseudonym (kept for good).
+                    UpdateExpression: 'REMOVE userId, ownerVerified ADD sendSeq :one, userGeneration :one SET #ttl = :ttl',
                     ExpressionAttributeNames: { '#ttl': 'ttl' },
-                    ExpressionAttributeValues: { ':one': 1, ':ttl': ttlAt(now) },
+                    ExpressionAttributeValues: { ':one': 1, ':ttl': ttlAt(now, false, true) },
                   },
                 },
+                // Every session of the user ends with it: no refresh token outlives its user.
+                { Update: revokeAllSessionsUpdate(tableName, tenant, userId, now) },
               ],
             }),
           ),

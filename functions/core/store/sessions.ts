@@ -141,3 +141,19 @@ export const createSessionStore = (doc: DynamoDBDocumentClient, tableName: strin
 });
 
 export type SessionStore = ReturnType<typeof createSessionStore>;
+
+/** Longer than any session may last (refresh lifetimes are capped well below it): how long a "revoke all" written with a user's removal is kept. */
+const REMOVED_USER_MARK_SECONDS = 400 * 86_400;
+
+/**
+ * The "every session started up to now is revoked" mark as a transaction item, for writes that
+ * end a user with their sessions in one step (removing the user). Unconditional, unlike
+ * revokeAllFamilies: a transaction cannot skip one item, and `at` is the latest mark anyway.
+ */
+export const revokeAllSessionsUpdate = (tableName: string, tenant: TenantRef, userId: string, at: number) => ({
+  TableName: tableName,
+  Key: userSessionsKey(tenant, userId),
+  UpdateExpression: 'SET revokedBefore = :at, #ttl = :ttl',
+  ExpressionAttributeNames: { '#ttl': 'ttl' },
+  ExpressionAttributeValues: { ':at': at, ':ttl': Math.floor(at / 1000) + REMOVED_USER_MARK_SECONDS },
+});

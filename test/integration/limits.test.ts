@@ -294,6 +294,17 @@ describe('countries and number types', () => {
     expect(res.body.error.code).toBe('invalid_mobile');
     expect(await inbox('+19005551234')).toHaveLength(0);
   });
+
+  test('UK 070 personal numbers and VoIP numbers (SMS-pumping targets) are refused before anything is sent', async () => {
+    const tenant = await newTenant({ settings: { allowedCountries: ['GB', 'FR'], defaultCountryCode: '+44' } });
+    const h = clocked();
+    // libphonenumber-js: +44 70 is PERSONAL_NUMBER, +44 56 and +33 9 are VOIP.
+    for (const mobile of ['+447012345678', '+445612345678', '+33912345678']) {
+      const res = await poster(tenant)(h.signup, { mobile });
+      expect({ mobile, status: res.status, code: res.body.error?.code }).toEqual({ mobile, status: 400, code: 'invalid_mobile' });
+      expect(await inbox(mobile)).toHaveLength(0);
+    }
+  });
 });
 
 describe('test identifiers', () => {

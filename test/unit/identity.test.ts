@@ -58,8 +58,18 @@ describe('normalisePhone', () => {
   test.each([
     ['+19005551234', 'premium rate'],
     ['+18005551234', 'toll free'],
+    ['+447012345678', 'a UK 070 personal number, priced like premium rate'],
+    ['+15005550006', "Twilio's magic test number, a personal number too"],
+    ['+445612345678', 'a UK VoIP number'],
+    ['+33912345678', 'a French VoIP number'],
   ])('refuses %p (%s): no code can be sent there, and SMS pumping pays out there', (mobile) => {
     expect(() => normalisePhone({ mobile }, policy)).toThrow(apiError('invalid_mobile', 'mobile'));
+  });
+
+  test("the local Twilio endpoint's failing numbers (+1 202 555 01NN) pass every check, so its refusals can be reached", () => {
+    for (const mobile of ['+12025550101', '+12025550102', '+12025550103', '+12025550104', '+12025550109']) {
+      expect(normalisePhone({ mobile }, { defaultCountryCode: '+91', allowedCountries: ['US'] }).e164).toBe(mobile);
+    }
   });
 
   test('a listed test number is accepted as it is, even a fictional one no real check would pass', () => {

@@ -32,10 +32,22 @@ const CALLING_CODE = /^\+?([1-9][0-9]{0,2})$/;
 
 /**
  * Number types that cannot receive a code by SMS or WhatsApp, or that SMS pumping uses to make
- * money (premium rate, shared cost): refused before anything is sent. Numbers whose type the
- * metadata cannot tell apart (FIXED_LINE_OR_MOBILE, as in North America) are let through.
+ * money (premium rate, shared cost, personal numbers such as the UK's 070 forwarding numbers,
+ * which are priced like premium rate), or that anyone can rent by the thousand without a SIM
+ * (VoIP): refused before anything is sent. Numbers whose type the metadata cannot tell apart
+ * (FIXED_LINE_OR_MOBILE, as in North America) are let through.
  */
-const UNSENDABLE_TYPES: ReadonlySet<NumberType> = new Set<NumberType>(['PREMIUM_RATE', 'TOLL_FREE', 'SHARED_COST', 'FIXED_LINE', 'PAGER', 'UAN', 'VOICEMAIL']);
+const UNSENDABLE_TYPES: ReadonlySet<NumberType> = new Set<NumberType>([
+  'PREMIUM_RATE',
+  'TOLL_FREE',
+  'SHARED_COST',
+  'FIXED_LINE',
+  'PAGER',
+  'UAN',
+  'VOICEMAIL',
+  'PERSONAL_NUMBER',
+  'VOIP',
+]);
 
 export interface PhonePolicy {
   readonly defaultCountryCode: string;
@@ -84,7 +96,7 @@ export const normalisePhone = (input: { mobile: string; countryCode?: string | u
   if (!policy.allowedCountries.includes('*') && !policy.allowedCountries.includes(phone.country ?? '')) throw errors.countryNotAllowed();
   const type = phone.getType();
   if (type !== undefined && UNSENDABLE_TYPES.has(type)) {
-    throw errors.invalidMobile('mobile is not a number that can receive a code (premium-rate, toll-free or landline numbers are refused).');
+    throw errors.invalidMobile('mobile is not a number that can receive a code (premium-rate, toll-free, personal, VoIP and landline numbers are refused).');
   }
   return result(phone);
 };

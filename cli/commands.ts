@@ -442,6 +442,10 @@ const settingInfo: Record<string, { readonly about: string; readonly fallback?: 
   tokenTtlSeconds: { about: 'access token lifetime, in seconds (60-86400)' },
   verificationTokenTtlSeconds: { about: 'lifetime of /v1/user/authenticate tokens, in seconds (60-86400)' },
   refreshTokenTtlSeconds: { about: 'lifetime of each refresh token, in seconds (3600-31536000)' },
+  sessionMaxLifetimeSeconds: {
+    about: 'absolute session lifetime from sign-in, however often refreshed, in seconds (3600-31536000)',
+    fallback: '7776000 (90 days), or refreshTokenTtlSeconds if longer',
+  },
   defaultCountryCode: { about: 'calling code for numbers sent without one, e.g. +91', fallback: "the deployment's" },
   allowedCountries: { about: 'countries phone numbers may belong to, e.g. ["IN","US"]; ["*"] for all', fallback: "the default calling code's country" },
   whatsappConfigs: { about: 'WhatsApp OTP configurations by uid, as JSON (see the README)' },

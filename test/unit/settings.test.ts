@@ -91,6 +91,19 @@ describe('resolveSettings', () => {
   });
 });
 
+describe('sessionMaxLifetimeSeconds', () => {
+  test('90 days by default; unset, it follows a longer refreshTokenTtlSeconds; set, it is kept even below it', () => {
+    expect(resolveSettings(undefined, '+91').sessionMaxLifetimeSeconds).toBe(90 * 86_400);
+    expect(resolveSettings({ refreshTokenTtlSeconds: 180 * 86_400 }, '+91').sessionMaxLifetimeSeconds).toBe(180 * 86_400);
+    expect(resolveSettings({ refreshTokenTtlSeconds: 180 * 86_400, sessionMaxLifetimeSeconds: 7 * 86_400 }, '+91').sessionMaxLifetimeSeconds).toBe(7 * 86_400);
+  });
+
+  test.each([60, 366 * 86_400, 1.5])('%p is refused on write and ignored on read', (bad) => {
+    expect(() => parseSettingsInput({ sessionMaxLifetimeSeconds: bad })).toThrow(SettingsError);
+    expect(resolveSettings({ sessionMaxLifetimeSeconds: bad }, '+91').sessionMaxLifetimeSeconds).toBe(90 * 86_400);
+  });
+});
+
 describe('whatsappConfigs', () => {
   const uid = '5a706684-851f-3a27-b0d1-284155d8f862';
   const other = '0f8fad5b-d9cb-469f-a165-70867728950e';

@@ -16,8 +16,13 @@ export interface ProjectSettings {
   readonly tokenTtlSeconds: number;
   /** Lifetime of the tokens of the verification-id style (POST /v1/user/authenticate), 2 hours as its documents say. */
   readonly verificationTokenTtlSeconds: number;
-  /** Lifetime of each refresh token; a session lasts as long as it is refreshed within it. */
+  /** Lifetime of each refresh token; a session lasts as long as it is refreshed within it, up to sessionMaxLifetimeSeconds. */
   readonly refreshTokenTtlSeconds: number;
+  /**
+   * A session's absolute lifetime from its sign-in, however often it is refreshed (ASVS 5 7.3.2);
+   * fixed on the session when it starts. Refresh tokens never outlive it.
+   */
+  readonly sessionMaxLifetimeSeconds: number;
   /** Calling code such as "+91"; falls back to the deployment's DEFAULT_COUNTRY_CODE. */
   readonly defaultCountryCode: string;
   /**
@@ -98,6 +103,9 @@ export const whatsappConfigUidSchema = v.pipe(
 /** A refresh token lives at most a year; revocation records are kept this long (see tokens/sessions.ts). */
 export const MAX_REFRESH_TOKEN_TTL_SECONDS = 365 * 86_400;
 
+/** A session lasts at most a year from its sign-in, whatever its refreshes. */
+export const MAX_SESSION_LIFETIME_SECONDS = 365 * 86_400;
+
 /** What a message template may say besides its text: the code, the app's name, the validity in minutes. */
 export const TEMPLATE_PLACEHOLDERS = ['code', 'app', 'minutes'] as const;
 
@@ -131,6 +139,7 @@ export const settingsSchema = v.object({
   tokenTtlSeconds: v.optional(v.pipe(v.number(), v.integer(), v.minValue(60), v.maxValue(86_400))),
   verificationTokenTtlSeconds: v.optional(v.pipe(v.number(), v.integer(), v.minValue(60), v.maxValue(86_400))),
   refreshTokenTtlSeconds: v.optional(v.pipe(v.number(), v.integer(), v.minValue(3_600), v.maxValue(MAX_REFRESH_TOKEN_TTL_SECONDS))),
+  sessionMaxLifetimeSeconds: v.optional(v.pipe(v.number(), v.integer(), v.minValue(3_600), v.maxValue(MAX_SESSION_LIFETIME_SECONDS))),
   defaultCountryCode: v.optional(v.pipe(v.string(), v.regex(/^\+[1-9][0-9]{0,2}$/))),
   whatsappConfigs: v.optional(v.record(whatsappConfigUidSchema, whatsappConfigSchema)),
   allowedCountries: v.optional(v.union([v.tuple([v.literal('*')]), v.pipe(v.array(v.pipe(v.string(), v.regex(/^[A-Z]{2}$/))), v.minLength(1))])),
@@ -190,6 +199,7 @@ export const settingDefaults = {
   testIdentifierEnvironments: ['development'] as readonly string[],
   concealUserExistence: false,
   refreshTokenTtlSeconds: 30 * 86_400,
+  sessionMaxLifetimeSeconds: 90 * 86_400,
   twilioVerifyCustomCode: false,
   twilioVerifyWhatsappConfig: undefined as string | undefined,
 };
@@ -233,8 +243,11 @@ export const resolveSettings = (stored: unknown, deploymentDefaultCountryCode: s
   const testIdentifiers = Object.fromEntries(
     Object.entries((valid.testIdentifiers as Record<string, string> | undefined) ?? {}).filter(([, code]) => code.length === codeLength),
   );
+  const refreshTokenTtlSeconds = (valid.refreshTokenTtlSeconds as number | undefined) ?? settingDefaults.refreshTokenTtlSeconds;
   return Object.freeze({
     ...settingDefaults,
+    // Unset, the session lifetime follows a longer refresh token lifetime (a project that chose 180-day refresh tokens keeps 180-day sessions); set, it is the ceiling.
+    sessionMaxLifetimeSeconds: Math.max(settingDefaults.sessionMaxLifetimeSeconds, refreshTokenTtlSeconds),
     ...valid,
     whatsappConfigs: resolveWhatsappConfigs(input.whatsappConfigs),
     defaultCountryCode,

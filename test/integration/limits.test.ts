@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { jest } from '@jest/globals';
 import { createEngine } from '#core/otp/engine';
 import { phoneIdentity } from '#core/otp/identity';
@@ -7,6 +8,7 @@ import { makeHandler as makeLogin } from '../../functions/mobile-otp-login';
 import { makeHandler as makeVerify } from '../../functions/mobile-otp-verify';
 import { handler as emailSignup } from '../../functions/email-otp-signup';
 import { handler as emailLogin } from '../../functions/email-otp-login';
+import { handler as emailVerify } from '../../functions/email-otp-verify';
 import { call, event, inbox, latestCode, newTenant, uniqueEmail, uniqueIndianMobile, uniqueUsMobile, type Handler, type TestTenant } from '../support/harness';
 import { twilioSmsSender } from '#core/delivery/twilio-sms';
 
@@ -365,5 +367,59 @@ describe('concealing whether a user exists', () => {
     const tenant = await newTenant();
     const post = poster(tenant);
     expect((await post(emailLogin, { email: uniqueEmail() })).status).toBe(404);
+  });
+});
+
+describe('Gmail aliases', () => {
+  /** One Gmail inbox written eight ways: "+tags", dots, googlemail.com. */
+  const gmailForms = (user: string) =>
+    Array.from({ length: 8 }, (_, i) => (i % 2 === 0 ? `${user}+${i}@gmail.com` : `${user.slice(0, 3)}.${user.slice(3)}+${i}@googlemail.com`));
+
+  test('every form of one Gmail inbox is one user with one send budget, and each code goes to the form typed', async () => {
+    const tenant = await newTenant({ limits: 'defaults', settings: { sendsPerIpPerHour: 0, resendCooldownSeconds: 0 } });
+    const post = poster(tenant);
+    const user = `victim${randomBytes(4).toString('hex')}`;
+    const forms = gmailForms(user);
+    const signedUp = await post(emailSignup, { email: `${user}@gmail.com` });
+    expect(signedUp.status).toBe(201);
+    // Signing up again with an alias is signing up the same inbox again.
+    expect((await post(emailSignup, { email: forms[1]! })).status).toBe(409);
+    const logins = [];
+    for (const email of forms) logins.push(await post(emailLogin, { email }));
+    // README: 5 codes per identifier per hour: the signup's and four logins.
+    expect(logins.map((r) => r.status)).toEqual([200, 200, 200, 200, 429, 429, 429, 429]);
+    expect(logins[4]!.body.error.code).toBe('too_many_requests');
+    expect(new Set(logins.slice(0, 4).map((r) => r.body.user_id))).toEqual(new Set([signedUp.body.user_id]));
+    const delivered = await Promise.all([`${user}@gmail.com`, ...forms].map(async (f) => (await inbox(f)).length));
+    expect(delivered).toEqual([1, 1, 1, 1, 1, 0, 0, 0, 0]);
+    // The pending code is the inbox's: typed another way, it verifies as the same user.
+    const verified = await post(emailVerify, { email: `${user.toUpperCase()}@GoogleMail.com`, otp_code: await latestCode(forms[3]!) });
+    expect(verified.status).toBe(200);
+    expect(verified.body.user_id).toBe(signedUp.body.user_id);
+  });
+
+  test('a concealing project shows one pseudonym for every form of an unknown Gmail inbox, and signup keeps it', async () => {
+    const tenant = await newTenant({ settings: { concealUserExistence: true, resendCooldownSeconds: 0 } });
+    const post = poster(tenant);
+    const user = `victim${randomBytes(4).toString('hex')}`;
+    const [a, b] = gmailForms(user);
+    const first = await post(emailLogin, { email: a! });
+    const second = await post(emailLogin, { email: b! });
+    expect(first.status).toBe(200);
+    expect(second.body.user_id).toBe(first.body.user_id);
+    expect((await post(emailSignup, { email: `${user}@gmail.com` })).body.user_id).toBe(first.body.user_id);
+  });
+
+  test('other domains keep their "+tags" and dots: those may be separate mailboxes', async () => {
+    const tenant = await newTenant();
+    const post = poster(tenant);
+    const user = `ana${randomBytes(4).toString('hex')}`;
+    const ids = [];
+    for (const email of [`${user}@example.com`, `${user}+1@example.com`, `${user.slice(0, 2)}.${user.slice(2)}@example.com`]) {
+      const res = await post(emailSignup, { email });
+      expect(res.status).toBe(201);
+      ids.push(res.body.user_id);
+    }
+    expect(new Set(ids).size).toBe(3);
   });
 });

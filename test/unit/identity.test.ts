@@ -1,4 +1,4 @@
-import { normaliseEmail, normalisePhone } from '#core/otp/identity';
+import { emailIdentity, emailKey, normaliseEmail, normalisePhone } from '#core/otp/identity';
 
 const policy = { defaultCountryCode: '+91', allowedCountries: ['*'] };
 const india = { e164: '+919876543211', nationalNumber: '9876543211', countryCallingCode: '+91', country: 'IN' };
@@ -99,5 +99,23 @@ describe('normaliseEmail', () => {
     ['300 characters', `${'a'.repeat(288)}@example.com`],
   ])('rejects %s with invalid_email on field email', (_label, value) => {
     expect(() => normaliseEmail(value)).toThrow(apiError('invalid_email', 'email'));
+  });
+});
+
+describe('emailKey', () => {
+  test.each([
+    ['ana.maria+news@gmail.com', 'anamaria@gmail.com'],
+    ['a.n.a.maria@googlemail.com', 'anamaria@gmail.com'],
+    ['anamaria@gmail.com', 'anamaria@gmail.com'],
+    ['ana.maria+news@example.com', 'ana.maria+news@example.com'],
+    ['ana+x@gmail.com.evil.example', 'ana+x@gmail.com.evil.example'],
+    ['+only@gmail.com', '+only@gmail.com'],
+  ])('%p is keyed as %p', (address, key) => {
+    expect(emailKey(address)).toBe(key);
+  });
+
+  test('a Gmail alias keeps the typed address to deliver to; any other address is its own key', () => {
+    expect(emailIdentity('ana.maria+news@gmail.com')).toEqual({ kind: 'email', address: 'anamaria@gmail.com', deliverTo: 'ana.maria+news@gmail.com' });
+    expect(emailIdentity('ana@example.com')).toEqual({ kind: 'email', address: 'ana@example.com' });
   });
 });

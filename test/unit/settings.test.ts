@@ -91,6 +91,13 @@ describe('resolveSettings', () => {
   });
 });
 
+describe('testIdentifiers', () => {
+  test('a listed Gmail address is keyed like its users: every dotted and +tag form of it is the test identifier', () => {
+    const s = resolveSettings({ testIdentifiers: { 'qa.team+x@googlemail.com': '246810', 'qa.team+x@example.com': '135790' } }, '+91', 'development');
+    expect(s.testIdentifiers).toEqual({ 'qateam@gmail.com': '246810', 'qa.team+x@example.com': '135790' });
+  });
+});
+
 describe('sessionMaxLifetimeSeconds', () => {
   test('90 days by default; unset, it follows a longer refreshTokenTtlSeconds; set, it is kept even below it', () => {
     expect(resolveSettings(undefined, '+91').sessionMaxLifetimeSeconds).toBe(90 * 86_400);

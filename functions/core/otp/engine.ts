@@ -6,7 +6,7 @@ import { ConfigError, errors } from '#core/errors';
 import { describeError, log, mask } from '#core/log';
 import { noMetrics, type OtpMetrics } from '#core/observability/metrics';
 import { codeMatches, generateCode, hashCode, secureRandomInt, type RandomInt } from '#core/otp/codes';
-import type { DeliveryChannel, Identity } from '#core/otp/identity';
+import { deliveryAddress, type DeliveryChannel, type Identity } from '#core/otp/identity';
 import type { CounterStore, SpendCaps } from '#core/store/counters';
 import { IdentityTakenError, type CodeRecord, type FailureLimits, type IdentifierState, type IdentityStore, type UserRecord } from '#core/store/identities';
 import type { TenantRef } from '#core/store/repository';
@@ -105,7 +105,7 @@ const where = (tenant: TenantRef, identity: Identity, channel?: DeliveryChannel)
 const binding = (tenant: TenantRef, identity: Identity, challengeId: string) =>
   [tenant.projectId, tenant.environment, identity.kind, identity.address, challengeId].join('\0');
 
-const userFields = (identity: Identity) => (identity.kind === 'phone' ? { mobile: identity.address } : { email: identity.address });
+const userFields = (identity: Identity) => (identity.kind === 'phone' ? { mobile: identity.address } : { email: deliveryAddress(identity) });
 
 type Release = () => Promise<void>;
 

@@ -10,16 +10,45 @@ export type DeliveryChannel = 'sms' | 'whatsapp' | 'email';
 
 /**
  * Who a code is for: the kind and the normalised address (E.164 or lower-cased email). Users,
- * pending codes and (later) limits are keyed by identity, so one phone number is one user across
- * every API style and channel of a project and environment.
+ * pending codes and limits are keyed by identity, so one phone number is one user across every
+ * API style and channel of a project and environment.
  */
 export interface Identity {
   readonly kind: IdentityKind;
+  /** The key: users, codes and limits are stored under it. */
   readonly address: string;
+  /** Where the message goes, when that is not the key: a Gmail address as the user typed it. */
+  readonly deliverTo?: string;
 }
 
 export const phoneIdentity = (e164: string): Identity => ({ kind: 'phone', address: e164 });
-export const emailIdentity = (address: string): Identity => ({ kind: 'email', address });
+
+const GMAIL_DOMAINS: ReadonlySet<string> = new Set(['gmail.com', 'googlemail.com']);
+
+/**
+ * The identity key of a (normalised) email address. Gmail ignores dots in the local part and
+ * everything from a "+", and googlemail.com is gmail.com, so every such form is one inbox: they
+ * get one key, one user and one set of limits (otherwise a.b+1@gmail.com, ab+2@gmail.com... each
+ * get their own send budget). Other domains keep their "+tags" and dots: whether they are aliases
+ * is the mail server's choice, and for many they are separate mailboxes.
+ */
+export const emailKey = (address: string): string => {
+  const at = address.lastIndexOf('@');
+  const domain = address.slice(at + 1);
+  if (at < 0 || !GMAIL_DOMAINS.has(domain)) return address;
+  const local = address.slice(0, at).split('+', 1)[0]!.replaceAll('.', '');
+  // A local part that is only dots or a tag is no Gmail account: it keeps its own key.
+  return local === '' ? address : `${local}@gmail.com`;
+};
+
+/** An email identity: keyed by emailKey, delivered to the address as given. */
+export const emailIdentity = (address: string): Identity => {
+  const key = emailKey(address);
+  return key === address ? { kind: 'email', address } : { kind: 'email', address: key, deliverTo: address };
+};
+
+/** The address a message to this identity goes to. */
+export const deliveryAddress = (identity: Identity): string => identity.deliverTo ?? identity.address;
 
 export interface Phone {
   readonly e164: string;

@@ -4,7 +4,7 @@ import { ApiError, errors } from '#core/errors';
 import { json, requestOrigin, tenantRoute, type ErrorFormatter, type HttpEvent } from '#core/http/route';
 import { describeError, log, mask } from '#core/log';
 import type { Engine, Sender, Tenant } from '#core/otp/engine';
-import { emailIdentity, normaliseEmail, normalisePhone, phoneIdentity, type Identity } from '#core/otp/identity';
+import { deliveryAddress, emailIdentity, normaliseEmail, normalisePhone, phoneIdentity, type Identity } from '#core/otp/identity';
 import type { Repository, VerifyServiceRecord } from '#core/store/repository';
 import type { VerificationRecord, VerificationStatus, VerificationStore } from '#core/store/verifications';
 import { hashAppKey } from '#core/tenancy/app-keys';
@@ -284,7 +284,7 @@ const verificationResource = (record: VerificationRecord, tenant: VerifyTenant, 
     sid: record.sid,
     service_sid: record.serviceSid,
     account_sid: tenant.service.accountSid,
-    to: record.identity.address,
+    to: deliveryAddress(record.identity),
     channel: record.channel,
     status,
     valid: status === 'approved',
@@ -303,7 +303,7 @@ const checkResource = (record: VerificationRecord, tenant: VerifyTenant, status:
   sid: record.sid,
   service_sid: record.serviceSid,
   account_sid: tenant.service.accountSid,
-  to: record.identity.address,
+  to: deliveryAddress(record.identity),
   channel: record.channel,
   status,
   valid: status === 'approved',

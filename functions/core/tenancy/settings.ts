@@ -2,6 +2,7 @@ import { getCountries, type CountryCode } from 'libphonenumber-js/max';
 import metadata from 'libphonenumber-js/metadata.max.json';
 import * as v from 'valibot';
 import { MAX_CODE_LENGTH, MIN_CODE_LENGTH } from '#core/otp/codes';
+import { emailKey } from '#core/otp/identity';
 
 /**
  * Per-project settings, stored on the project record. Every field has a default, so a project
@@ -240,8 +241,11 @@ export const resolveSettings = (stored: unknown, deploymentDefaultCountryCode: s
   const testEnvironments = (valid.testIdentifierEnvironments as string[] | undefined) ?? settingDefaults.testIdentifierEnvironments;
   const codeLength = (valid.codeLength as number | undefined) ?? settingDefaults.codeLength;
   // A fixed code must be a code of the project's length, or it could never be typed in.
+  // Emails are listed by their identity key, so a listed Gmail address covers its dotted and +tag forms, as it does for users and limits.
   const testIdentifiers = Object.fromEntries(
-    Object.entries((valid.testIdentifiers as Record<string, string> | undefined) ?? {}).filter(([, code]) => code.length === codeLength),
+    Object.entries((valid.testIdentifiers as Record<string, string> | undefined) ?? {})
+      .filter(([, code]) => code.length === codeLength)
+      .map(([identifier, code]) => [identifier.includes('@') ? emailKey(identifier) : identifier, code]),
   );
   const refreshTokenTtlSeconds = (valid.refreshTokenTtlSeconds as number | undefined) ?? settingDefaults.refreshTokenTtlSeconds;
   return Object.freeze({

@@ -461,6 +461,8 @@ const settingInfo: Record<string, { readonly about: string; readonly fallback?: 
   whatsappPerHour: { about: 'project-wide WhatsApp messages per hour' },
   whatsappPerDay: { about: 'project-wide WhatsApp messages per day' },
   sendsPerCountryPerHour: { about: 'SMS and WhatsApp messages per destination country per hour' },
+  emailPerHour: { about: 'project-wide emails per hour (SES reputation and quota)' },
+  emailPerDay: { about: 'project-wide emails per day' },
   testIdentifiers: { about: 'fixed codes for test numbers/emails, e.g. {"+15005550006":"123456"}' },
   testIdentifierEnvironments: { about: 'environments where testIdentifiers apply, e.g. ["development"]' },
   concealUserExistence: { about: 'true: login and signup answer alike for known and unknown identifiers' },

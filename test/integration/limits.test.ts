@@ -11,6 +11,8 @@ import { handler as emailLogin } from '../../functions/email-otp-login';
 import { handler as emailVerify } from '../../functions/email-otp-verify';
 import { call, event, inbox, latestCode, newTenant, uniqueEmail, uniqueIndianMobile, uniqueUsMobile, type Handler, type TestTenant } from '../support/harness';
 import { twilioSmsSender } from '#core/delivery/twilio-sms';
+import { defaultSesSender } from '#core/delivery/ses-email';
+import { emailOtpStart } from '#core/styles/mobile-email';
 
 /**
  * Every abuse limit against DynamoDB Local, through the real handlers, most of them under
@@ -276,6 +278,41 @@ describe('project spend caps', () => {
     const post = poster(tenant);
     expect((await post(emailSignup, { email: uniqueEmail() })).status).toBe(201);
     expect((await post(emailSignup, { email: uniqueEmail() })).status).toBe(201);
+  });
+
+  test('30 parallel email signups against emailPerHour 8 send exactly 8; the rest are 429 budget_exceeded with a metric; SMS is not held by it', async () => {
+    const tenant = await newTenant({ settings: { emailPerHour: 8 } });
+    const rt = runtime();
+    const seen: string[] = [];
+    const metrics = { ...rt.metrics, spendCapReached: (_t: unknown, channel: string, cap: string) => void seen.push(`${channel} ${cap}`) };
+    const engine = createEngine({ identities: rt.identities, counters: rt.counters, pepper: rt.pepper, metrics });
+    const signup = emailOtpStart('signup', { ...rt, engine, sender: defaultSesSender(rt.config) });
+    const post = poster(tenant);
+    const emails = Array.from({ length: 30 }, () => uniqueEmail());
+    const results = await Promise.all(emails.map((email) => post(signup, { email })));
+    expect(results.filter((r) => r.status === 201)).toHaveLength(8);
+    const refused = results.filter((r) => r.status === 429);
+    expect(refused).toHaveLength(22);
+    expect(refused.every((r) => r.body.error.code === 'budget_exceeded' && Number(r.headers['retry-after']) <= 3600)).toBe(true);
+    expect((await Promise.all(emails.map(async (e) => (await inbox(e)).length))).reduce((a, b) => a + b, 0)).toBe(8);
+    expect(seen).toContain('email perHour');
+    expect((await post(clocked().signup, { mobile: uniqueIndianMobile() })).status).toBe(201);
+  });
+
+  test('emailPerDay holds across hours', async () => {
+    const tenant = await newTenant({ settings: { emailPerDay: 3 } });
+    const rt = runtime();
+    // Noon UTC today, then an hour later: the same UTC day, another hour.
+    const noon = Date.now() - (Date.now() % 86_400_000) + 12 * 3_600_000;
+    let at = noon;
+    const engine = createEngine({ identities: rt.identities, counters: rt.counters, pepper: rt.pepper, now: () => at });
+    const signup = emailOtpStart('signup', { ...rt, engine, sender: defaultSesSender(rt.config) });
+    const post = poster(tenant);
+    const statuses = [];
+    for (let i = 0; i < 3; i += 1) statuses.push((await post(signup, { email: uniqueEmail() })).status);
+    at = noon + 3_600_000;
+    statuses.push((await post(signup, { email: uniqueEmail() })).status);
+    expect(statuses).toEqual([201, 201, 201, 429]);
   });
 });
 

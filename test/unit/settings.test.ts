@@ -49,6 +49,8 @@ describe('resolveSettings', () => {
       failedVerificationsPerIdentifierPerHour: 10,
       maxConsecutiveFailures: 100,
       concealUserExistence: false,
+      emailPerHour: 1000,
+      emailPerDay: 10_000,
     });
   });
 

@@ -133,10 +133,11 @@ const windowWait = (times: readonly number[], limit: number, size: number, at: n
   return (inWindow[inWindow.length - limit]! + size - at) / 1000;
 };
 
-const capsFor = (channel: DeliveryChannel, s: ProjectSettings): SpendCaps | undefined => {
+const capsFor = (channel: DeliveryChannel, s: ProjectSettings): SpendCaps => {
   if (channel === 'sms') return { perHour: s.smsPerHour, perDay: s.smsPerDay, perCountryPerHour: s.sendsPerCountryPerHour };
   if (channel === 'whatsapp') return { perHour: s.whatsappPerHour, perDay: s.whatsappPerDay, perCountryPerHour: s.sendsPerCountryPerHour };
-  return undefined; // email costs next to nothing; SES's own sending quota applies
+  // Email costs next to nothing, but bounces and complaints from a flood of it cost the SES account its reputation (and a sandbox account has 200 a day).
+  return { perHour: s.emailPerHour, perDay: s.emailPerDay };
 };
 
 export const createEngine = (deps: EngineDeps) => {
@@ -204,8 +205,7 @@ export const createEngine = (deps: EngineDeps) => {
 
   const checkSpend = async (tenant: Tenant, identity: Identity, channel: DeliveryChannel, at: number): Promise<Release | undefined> => {
     const caps = capsFor(channel, tenant.settings);
-    if (caps === undefined) return undefined;
-    const country = parsePhoneNumberFromString(identity.address)?.country ?? 'ZZ';
+    const country = channel === 'email' ? 'ZZ' : (parsePhoneNumberFromString(identity.address)?.country ?? 'ZZ');
     const taken = await deps.counters.takeSpend(tenant.projectId, channel, country, caps, at);
     if (!taken.ok) {
       log.warn('spend cap reached', { projectId: tenant.projectId, environment: tenant.environment, channel, cap: taken.cap, country });

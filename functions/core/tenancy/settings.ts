@@ -55,6 +55,9 @@ export interface ProjectSettings {
   readonly whatsappPerDay: number;
   /** SMS and WhatsApp messages per destination country per hour. */
   readonly sendsPerCountryPerHour: number;
+  /** Project-wide email caps (all environments together): SES reputation and quotas, not money. */
+  readonly emailPerHour: number;
+  readonly emailPerDay: number;
   /** Fixed codes for listed test numbers (E.164) and emails: nothing is sent, no limit applies. Empty where the environment does not allow them. */
   readonly testIdentifiers: Readonly<Record<string, string>>;
   readonly testIdentifierEnvironments: readonly string[];
@@ -158,6 +161,8 @@ export const settingsSchema = v.object({
   whatsappPerHour: count(1, 10_000_000),
   whatsappPerDay: count(1, 100_000_000),
   sendsPerCountryPerHour: count(1, 10_000_000),
+  emailPerHour: count(1, 10_000_000),
+  emailPerDay: count(1, 100_000_000),
   testIdentifiers: v.optional(
     v.pipe(
       v.record(v.union([v.pipe(v.string(), v.regex(E164)), v.pipe(v.string(), v.trim(), v.toLowerCase(), v.email())]), v.pipe(v.string(), v.regex(/^[0-9]{4,10}$/))),
@@ -196,6 +201,8 @@ export const settingDefaults = {
   whatsappPerHour: 1000,
   whatsappPerDay: 10_000,
   sendsPerCountryPerHour: 500,
+  emailPerHour: 1000,
+  emailPerDay: 10_000,
   testIdentifiers: {} as Readonly<Record<string, string>>,
   testIdentifierEnvironments: ['development'] as readonly string[],
   concealUserExistence: false,

@@ -198,7 +198,7 @@ export const createEngine = (deps: EngineDeps) => {
     if (!taken.ok) {
       log.warn('ip send limit reached', { projectId: tenant.projectId, environment: tenant.environment, limit });
       metrics.limitHit(tenant, 'ip_sends');
-      throw errors.tooManyRequests(taken.retryAfterMs / 1000, 'codes requested from this network');
+      throw errors.tooManyRequests(taken.retryAfterMs / 1000, 'codes requested from this network', 'ip_sends');
     }
     return taken.release;
   };

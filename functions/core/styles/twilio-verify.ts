@@ -149,8 +149,6 @@ const REFUSED_NUMBERS: Readonly<Record<number, TwilioCode>> = {
   21408: { code: 60605, status: 403, message: 'Verification delivery attempt blocked' },
 };
 
-/** The engine's message for the identifier's send window; its per-IP limit says "from this network". */
-const IDENTIFIER_SEND_WINDOW = errors.tooManyRequests(1).message;
 const PER_IP_LIMIT: TwilioCode = { code: 20429, status: 429 };
 
 const byStatus = (status: number): TwilioCode => {
@@ -164,7 +162,8 @@ export const twilioCodeFor = (error: ApiError): TwilioCode => {
     const refused = (error.cause as { code?: unknown } | undefined)?.code;
     if (typeof refused === 'number' && REFUSED_NUMBERS[refused]) return REFUSED_NUMBERS[refused];
   }
-  if (error.code === 'too_many_requests' && error.message !== IDENTIFIER_SEND_WINDOW) return PER_IP_LIMIT;
+  // Told apart by the limit the engine names, never by the wording of the message.
+  if (error.code === 'too_many_requests' && error.limit === 'ip_sends') return PER_IP_LIMIT;
   return TWILIO_ERRORS[error.code] ?? byStatus(error.status);
 };
 

@@ -1,4 +1,6 @@
 import { randomBytes } from 'node:crypto';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DeleteCommand, DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { jest } from '@jest/globals';
 import { createEngine } from '#core/otp/engine';
 import { phoneIdentity } from '#core/otp/identity';
@@ -217,6 +219,30 @@ describe('failed verifications per identifier', () => {
     expect((await post(h.verify, { mobile, otp_code: await latestCode(`+91${mobile}`) })).status).toBe(200);
   });
 
+  test('the lock outlives the idle spell that sweeps ordinary items: three days on, after a TTL sweep, still locked (red-team finding 3)', async () => {
+    const tenant = await newTenant({ settings: { maxConsecutiveFailures: 3 } });
+    const post = poster(tenant);
+    const h = clocked();
+    const mobile = uniqueIndianMobile();
+    await post(h.signup, { mobile });
+    for (let i = 0; i < 3; i += 1) {
+      if (i > 0) expect((await post(h.login, { mobile })).status).toBe(200);
+      const wrong = String((Number(await latestCode(`+91${mobile}`)) + 1) % 1_000_000).padStart(6, '0');
+      expect((await post(h.verify, { mobile, otp_code: wrong })).status).toBe(401);
+    }
+    // Three idle days, then what DynamoDB's TTL sweep would do: delete every item of the project whose ttl has passed.
+    h.advance(3 * 24 * HOUR);
+    const sweepAt = Math.floor((Date.now() + 3 * 24 * HOUR) / 1000);
+    const doc = DynamoDBDocumentClient.from(new DynamoDBClient({}));
+    const { Items = [] } = await doc.send(new ScanCommand({ TableName: runtime().config.tableName }));
+    const swept = Items.filter((i) => String(i.pk).includes(tenant.projectId) && typeof i.ttl === 'number' && i.ttl <= sweepAt);
+    for (const item of swept) await doc.send(new DeleteCommand({ TableName: runtime().config.tableName, Key: { pk: item.pk, sk: item.sk } }));
+    expect(swept.length).toBeGreaterThan(0); // the sweep did take something (the IP and spend counters, at least)
+    const afterSweep = await post(h.login, { mobile });
+    expect(afterSweep.status).toBe(429);
+    expect(afterSweep.body.error.code).toBe('too_many_failures');
+  });
+
   test('a success clears the failure count', async () => {
     const tenant = await newTenant({ settings: { failedVerificationsPerIdentifierPerHour: 4 } });
     const post = poster(tenant);
@@ -261,6 +287,24 @@ describe('project spend caps', () => {
     expect(events.some((e) => e.message === 'spend cap reached' && e.cap === 'perHour' && e.channel === 'sms')).toBe(true);
     const metric = events.find((e) => e.SpendCapReached === 1);
     expect(metric).toMatchObject({ projectId: tenant.projectId, cap: 'perHour', _aws: { CloudWatchMetrics: [{ Namespace: 'otpgate', Metrics: [{ Name: 'SpendCapReached' }] }] } });
+  });
+
+  test.each([
+    ['tightened', 500, 2],
+    ['loosened', 1, 500],
+  ])('a per-country cap %s mid-day does not let the day go past smsPerDay (red-team finding 4)', async (_name, before, after) => {
+    const counters = runtime().counters;
+    const projectId = `t-${randomBytes(6).toString('hex')}`;
+    const at = Date.UTC(2031, 1, 3, 9, 0, 0);
+    // Each send to its own country, so the per-country cap never binds by itself.
+    const takeMany = async (perCountryPerHour: number, n: number, hour: number) => {
+      let ok = 0;
+      for (let i = 0; i < n; i += 1) if ((await counters.takeSpend(projectId, 'sms', `C${i}`, { perHour: 1_000_000, perDay: 80, perCountryPerHour }, at + hour * HOUR + i)).ok) ok += 1;
+      return ok;
+    };
+    const first = await takeMany(before, 90, 0);
+    expect(first).toBeGreaterThan(0);
+    expect(first + (await takeMany(after, 100, 1))).toBeLessThanOrEqual(80);
   });
 
   test('a per-country cap stops one country and not another', async () => {

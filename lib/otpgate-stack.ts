@@ -10,7 +10,7 @@ import { Secret, type ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
 import { TABLE_KEYS } from '#core/store/table-keys';
 import { Monitoring, type AlarmThresholds } from './monitoring';
-import { OtpFunction } from './otp-function';
+import { OtpFunction, sizingFor } from './otp-function';
 import { routes, type Capability } from './routes';
 
 export interface OtpGateStackProps extends StackProps {
@@ -215,7 +215,7 @@ export class OtpGateStack extends Stack {
 
     const functions = new Map<string, { fn: OtpFunction; logGroup: LogGroup }>();
     for (const route of routes) {
-      const fn = new OtpFunction(this, route.id, { entry: route.entry, environment, tracing });
+      const fn = new OtpFunction(this, route.id, { entry: route.entry, environment, tracing, ...sizingFor(route.needs) });
       for (const capability of route.needs) grants[capability](fn);
       const [httpRoute] = api.addRoutes({
         path: route.path,

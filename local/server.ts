@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import type { Route } from '#lib/routes';
 import { listen, readBody } from './http-server';
@@ -48,10 +49,15 @@ const compile = (route: Route) => {
   return { route, names, regex: new RegExp(`^${pattern}/?$`) };
 };
 
-// Local-only answers are never cached and never read as another type; no other site may embed them.
-const localHeaders = {
+/** What every answer the local server makes itself carries, as the functions' own answers do (http/route.ts). */
+const securityHeaders = {
   'cache-control': 'no-store',
   'x-content-type-options': 'nosniff',
+};
+
+// Local-only answers are never cached and never read as another type; no other site may embed them.
+const localHeaders = {
+  ...securityHeaders,
   'cross-origin-resource-policy': 'same-origin',
   'referrer-policy': 'no-referrer',
 };
@@ -64,8 +70,40 @@ const loopbackHost = /^(localhost|127\.0\.0\.1|\[::1\])(:\d{1,5})?$/i;
 const isDevPath = (pathname: string) => pathname === '/_dev' || pathname.startsWith('/_dev/');
 
 const sendJson = (res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = cors) => {
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', ...headers });
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', ...securityHeaders, ...headers });
   res.end(JSON.stringify(body));
+};
+
+/**
+ * What the local server answers when Node's HTTP parser refuses a request (a header line such as
+ * `APP-KEY : value`, headers over Node's 16 kB, a malformed request line): the same JSON error
+ * shape and headers as every other answer, where Node would send an empty 400, then the
+ * connection is closed (its bytes can no longer be trusted to frame a next request).
+ */
+const parserErrors: Readonly<Record<string, { status: number; code: string; message: string }>> = {
+  HPE_HEADER_OVERFLOW: { status: 431, code: 'headers_too_large', message: 'The request headers are too large.' },
+  ERR_HTTP_REQUEST_TIMEOUT: { status: 408, code: 'request_timeout', message: 'The request took too long to arrive.' },
+  ERR_HTTP_HEADERS_TIMEOUT: { status: 408, code: 'request_timeout', message: 'The request headers took too long to arrive.' },
+};
+
+const answerParserError = (error: Error & { code?: string }, socket: Duplex) => {
+  if (!socket.writable || error.code === 'ECONNRESET') {
+    socket.destroy();
+    return;
+  }
+  const { status, code, message } = parserErrors[error.code ?? ''] ?? { status: 400, code: 'bad_request', message: 'The request is not valid HTTP.' };
+  const body = JSON.stringify(errorBody(code, message));
+  const headers = { 'content-type': 'application/json; charset=utf-8', ...securityHeaders, 'content-length': String(Buffer.byteLength(body)), connection: 'close' };
+  socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\n${Object.entries(headers).map(([name, value]) => `${name}: ${value}\r\n`).join('')}\r\n${body}`);
+};
+
+/** The request target as a URL; undefined for one no URL parser accepts (e.g. `http://[`). */
+const targetOf = (req: IncomingMessage): URL | undefined => {
+  try {
+    return new URL(req.url ?? '/', 'http://localhost');
+  } catch {
+    return undefined;
+  }
 };
 
 const safeDecode = (segment: string): string => {
@@ -148,8 +186,10 @@ export const startLocalApi = async (options: LocalApiOptions): Promise<{ server:
 
   const server = createServer((req, res) => {
     void (async () => {
-      const url = new URL(req.url ?? '/', 'http://localhost');
-      const method = req.method ?? 'GET';
+      const url = targetOf(req);
+      if (url === undefined) return sendJson(res, 400, errorBody('bad_request', 'The request target is not a valid path.'));
+      // HEAD is GET without the body (Node leaves the body out of a HEAD answer by itself).
+      const method = req.method === 'HEAD' ? 'GET' : req.method ?? 'GET';
       if (isDevPath(url.pathname) && !loopbackHost.test(req.headers.host ?? '')) {
         return sendJson(res, 403, errorBody('forbidden_host', 'The dev routes answer only on localhost, 127.0.0.1 or [::1].'), localHeaders);
       }
@@ -160,6 +200,10 @@ export const startLocalApi = async (options: LocalApiOptions): Promise<{ server:
         return res.end(extra.text);
       }
       if (extra) return sendJson(res, extra.status, extra.body, localHeaders);
+      // Every local-only route is read-only.
+      if (isDevPath(url.pathname) && method !== 'GET' && (await options.extra?.('GET', url)) !== undefined) {
+        return sendJson(res, 405, errorBody('method_not_allowed', 'Use GET for this endpoint.'), { ...localHeaders, allow: 'GET, HEAD' });
+      }
 
       const matches = compiled
         .map((c) => ({ c, m: c.regex.exec(url.pathname) }))
@@ -170,7 +214,10 @@ export const startLocalApi = async (options: LocalApiOptions): Promise<{ server:
         return res.end();
       }
       const match = matches.find((x) => x.c.route.method === method);
-      if (!match) return sendJson(res, 405, errorBody('method_not_allowed', `Use ${matches[0]!.c.route.method} for this endpoint.`));
+      if (!match) {
+        const allowed = [...new Set(matches.flatMap((x) => (x.c.route.method === 'GET' ? ['GET', 'HEAD'] : [x.c.route.method]))), 'OPTIONS'];
+        return sendJson(res, 405, errorBody('method_not_allowed', `Use ${matches[0]!.c.route.method} for this endpoint.`), { ...cors, allow: allowed.join(', ') });
+      }
 
       const body = await readBody(req);
       if (body === undefined) return sendJson(res, 413, errorBody('payload_too_large', 'The request body is too large.'));
@@ -189,6 +236,7 @@ export const startLocalApi = async (options: LocalApiOptions): Promise<{ server:
       else res.end();
     });
   });
+  server.on('clientError', answerParserError);
 
   const { port, close } = await listen(server, options.port ?? 3000, options.host ?? '127.0.0.1');
   return { server, port, close };

@@ -2,6 +2,7 @@ import { spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
+import type { Server as HttpServer } from 'node:http';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import {
@@ -30,6 +31,8 @@ export interface LocalServices {
   readonly twilioUrl: string;
   readonly sesUrl: string;
   readonly dynamoUrl: string;
+  /** The DynamoDB Local (Java) process now: a new one after a restart. */
+  dynamoPid(): number | undefined;
   stop(): Promise<void>;
 }
 
@@ -41,7 +44,21 @@ export interface LocalServicesOptions {
   /** Where the generated secrets live (pepper, signing key seed, Twilio credentials). */
   readonly secretsDir: string;
   readonly tableName?: string;
+  /**
+   * One line for each thing that goes wrong with a stand-in and what is done about it (DynamoDB
+   * Local exited and is restarted, stopped answering, answers again). Silent when absent.
+   */
+  readonly onNotice?: (line: string) => void;
+  /** A stand-in that cannot be brought back (DynamoDB Local exits again and again): the stack should stop, saying this. */
+  readonly onFatal?: (message: string) => void;
+  /** How often DynamoDB Local is asked whether it still answers, in ms (default 2000; 0: never). */
+  readonly healthCheckMs?: number;
 }
+
+/** A DynamoDB Local that has not answered for this long is killed and started again. */
+const HUNG_RESTART_MS = 30_000;
+/** More exits than this within a minute, and the supervisor gives up. */
+const MAX_RESTARTS_PER_MINUTE = 3;
 
 export class JavaMissingError extends Error {
   constructor(detail: string) {
@@ -120,7 +137,7 @@ export const localTwilioAccounts = (secretsDir: string) => async (): Promise<Twi
 const waitForTable = async (client: DynamoDBClient, tableName: string, process: ChildProcess, output: () => string) => {
   const deadline = Date.now() + 60_000;
   for (;;) {
-    if (process.exitCode !== null) throw new Error(`otpgate local: DynamoDB Local exited (${process.exitCode}): ${output()}`);
+    if (process.exitCode !== null || process.signalCode !== null) throw new Error(`otpgate local: DynamoDB Local exited (${process.exitCode ?? process.signalCode}): ${output()}`);
     try {
       await client.send(
         new CreateTableCommand({
@@ -151,6 +168,18 @@ const waitForTable = async (client: DynamoDBClient, tableName: string, process: 
   }
 };
 
+/** Listens again on the same address when a stand-in's server closes while the stack runs. */
+const keepListening = (server: HttpServer, name: string, stopping: () => boolean, notice: (line: string) => void) => {
+  const address = server.address();
+  if (address === null || typeof address === 'string') return;
+  server.on('error', (error: Error) => notice(`otpgate local: ${name} failed (${error.name})`));
+  server.on('close', () => {
+    if (stopping()) return;
+    notice(`otpgate local: ${name} stopped listening; listening again on port ${address.port}`);
+    server.listen(address.port, address.address);
+  });
+};
+
 export const startLocalServices = async (options: LocalServicesOptions): Promise<LocalServices> => {
   checkJava();
   const tableName = options.tableName ?? 'otpgate-local';
@@ -158,19 +187,100 @@ export const startLocalServices = async (options: LocalServicesOptions): Promise
 
   const dynamoPort = await freePort();
   if (options.dataDir) mkdirSync(options.dataDir, { recursive: true });
-  const dynamo = spawnDynamoDbLocal({ port: dynamoPort, path: options.dataDir ?? null, sharedDb: true, stdio: 'pipe' });
-  let dynamoOutput = '';
-  dynamo.stdout?.on('data', (chunk: Buffer) => (dynamoOutput = (dynamoOutput + chunk.toString()).slice(-2000)));
-  dynamo.stderr?.on('data', (chunk: Buffer) => (dynamoOutput = (dynamoOutput + chunk.toString()).slice(-2000)));
   const dynamoUrl = `http://127.0.0.1:${dynamoPort}`;
+  const notice = options.onNotice ?? (() => undefined);
+  let dynamoOutput = '';
+  let stopping = false;
+  let supervised = false;
+
+  const spawnDynamo = (): ChildProcess => {
+    const child = spawnDynamoDbLocal({ port: dynamoPort, path: options.dataDir ?? null, sharedDb: true, stdio: 'pipe' });
+    child.stdout?.on('data', (chunk: Buffer) => (dynamoOutput = (dynamoOutput + chunk.toString()).slice(-2000)));
+    child.stderr?.on('data', (chunk: Buffer) => (dynamoOutput = (dynamoOutput + chunk.toString()).slice(-2000)));
+    child.once('exit', (code, signal) => void onDynamoExit(child, code, signal));
+    return child;
+  };
+  let dynamo = spawnDynamo();
 
   const stopDynamo = () =>
     new Promise<void>((resolve) => {
-      if (dynamo.exitCode !== null || dynamo.signalCode !== null) return resolve();
-      dynamo.once('exit', () => resolve());
-      dynamo.kill('SIGTERM');
-      setTimeout(() => dynamo.kill('SIGKILL'), 3000).unref();
+      const child = dynamo;
+      if (child.exitCode !== null || child.signalCode !== null) return resolve();
+      child.once('exit', () => resolve());
+      child.kill('SIGTERM');
+      setTimeout(() => child.kill('SIGKILL'), 3000).unref();
     });
+
+  // The supervisor's own client: one attempt, a short timeout; it only asks whether DynamoDB Local answers.
+  const probeClient = new DynamoDBClient({
+    endpoint: dynamoUrl,
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    maxAttempts: 1,
+  });
+  const lastLine = () => dynamoOutput.trim().split('\n').pop()?.slice(0, 200) ?? '';
+
+  /** DynamoDB Local died under a running stack: start it again on the same port (and data), unless it keeps dying. */
+  const exits: number[] = [];
+  let restarting = false;
+  const onDynamoExit = async (child: ChildProcess, code: number | null, signal: NodeJS.Signals | null) => {
+    if (stopping || !supervised || child !== dynamo) return;
+    const how = signal ?? `exit code ${code}`;
+    const now = Date.now();
+    exits.splice(0, exits.length, ...exits.filter((t) => t > now - 60_000), now);
+    if (exits.length > MAX_RESTARTS_PER_MINUTE) {
+      options.onFatal?.(`otpgate local: DynamoDB Local exited (${how}) ${exits.length} times within a minute; not restarting it. Its last output: ${lastLine() || '(none)'}`);
+      return;
+    }
+    notice(`otpgate local: DynamoDB Local exited (${how}); restarting it on port ${dynamoPort}${options.dataDir ? ' with its data' : ' (in memory: its data is gone)'}`);
+    restarting = true;
+    const next = spawnDynamo();
+    dynamo = next;
+    try {
+      await waitForTable(probeClient, tableName, next, () => dynamoOutput);
+      notice('otpgate local: DynamoDB Local is back');
+    } catch (error) {
+      // Exited again: that exit is handled on its own (restarted, or given up on).
+      if (stopping || next.exitCode !== null || next.signalCode !== null) return;
+      options.onFatal?.(`otpgate local: DynamoDB Local could not be restarted: ${error instanceof Error ? error.message : String(error)}`);
+    } finally {
+      if (dynamo === next) restarting = false;
+    }
+  };
+
+  /** A DynamoDB Local that is alive but does not answer (paused, stuck) is reported, and restarted if it stays that way. */
+  let silentSince: number | undefined;
+  let probing = false;
+  const probe = async () => {
+    if (stopping || restarting || probing) return;
+    probing = true;
+    try {
+      await probeClient.send(new DescribeTableCommand({ TableName: tableName }), { abortSignal: AbortSignal.timeout(2000) });
+      if (silentSince !== undefined) notice('otpgate local: DynamoDB Local answers again');
+      silentSince = undefined;
+    } catch {
+      if (stopping || restarting) return;
+      const now = Date.now();
+      if (silentSince === undefined) {
+        silentSince = now;
+        notice('otpgate local: DynamoDB Local is not answering (paused or overloaded); requests that need it get 503 until it does');
+      } else if (now - silentSince > HUNG_RESTART_MS) {
+        notice(`otpgate local: DynamoDB Local has not answered for ${Math.round((now - silentSince) / 1000)} s; killing it`);
+        silentSince = undefined;
+        dynamo.kill('SIGKILL'); // the exit handler starts a new one
+      }
+    } finally {
+      probing = false;
+    }
+  };
+  const healthCheckMs = options.healthCheckMs ?? 2000;
+  const timer = healthCheckMs > 0 ? setInterval(() => void probe(), healthCheckMs) : undefined;
+  timer?.unref();
+  const stopSupervising = () => {
+    stopping = true;
+    clearInterval(timer);
+    probeClient.destroy();
+  };
 
   try {
     const sesPort = await freePort();
@@ -191,20 +301,21 @@ export const startLocalServices = async (options: LocalServicesOptions): Promise
       SENDER_EMAIL: 'no-reply@otpgate.local',
     };
 
-    const client = new DynamoDBClient({
-      endpoint: dynamoUrl,
-      region: env.AWS_REGION,
-      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-    });
-    await waitForTable(client, tableName, dynamo, () => dynamoOutput);
-    client.destroy();
+    await waitForTable(probeClient, tableName, dynamo, () => dynamoOutput);
+    supervised = true;
+    // The in-process stand-ins die only with this process; should one stop listening, it listens again.
+    for (const [name, server] of [['the local Twilio endpoint', twilio.server], ['the SES recorder', sesRecorder.server], ['aws-ses-v2-local', ses]] as const) {
+      keepListening(server, name, () => stopping, notice);
+    }
 
     return {
       env,
       twilioUrl: twilio.url,
       sesUrl: env.AWS_ENDPOINT_URL_SESV2,
       dynamoUrl,
+      dynamoPid: () => dynamo.pid,
       async stop() {
+        stopSupervising();
         await Promise.all([
           twilio.close(),
           sesRecorder.close(),
@@ -214,6 +325,7 @@ export const startLocalServices = async (options: LocalServicesOptions): Promise
       },
     };
   } catch (error) {
+    stopSupervising();
     await stopDynamo();
     throw error;
   }

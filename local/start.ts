@@ -46,17 +46,28 @@ const SEED_TEST_CODE = '133575';
 const main = async () => {
   // Node 20 is supported here; the SDK's notice about its own future Node 22 floor would only bury the banner.
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
-  const services = await startLocalServices({ dataDir: join(home, 'dynamodb'), secretsDir: join(home, 'secrets'), messagesDir: join(home, 'messages') });
   let stopping = false;
   let api: Awaited<ReturnType<typeof startLocalApi>> | undefined;
+  let services: Awaited<ReturnType<typeof startLocalServices>> | undefined;
   const stop = async (code: number) => {
     if (stopping) return;
     stopping = true;
     removeLocalStackFile(home);
     await api?.close();
-    await services.stop();
+    await services?.stop();
     process.exit(code);
   };
+  services = await startLocalServices({
+    dataDir: join(home, 'dynamodb'),
+    secretsDir: join(home, 'secrets'),
+    messagesDir: join(home, 'messages'),
+    // A stand-in that dies or stops answering is said in one line, and brought back; one that cannot be stops the stack.
+    onNotice: (line) => console.error(line),
+    onFatal: (message) => {
+      console.error(message);
+      void stop(1);
+    },
+  });
   process.on('SIGINT', () => void stop(0));
   process.on('SIGTERM', () => void stop(0));
 

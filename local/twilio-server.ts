@@ -5,7 +5,8 @@ import { openMessageLog } from './message-log';
 
 /**
  * A local stand-in for the part of Twilio's REST API otpgate uses: Create a Message
- * (POST /2010-04-01/Accounts/{AccountSid}/Messages.json), reached by the real twilio SDK. It checks
+ * (POST /2010-04-01/Accounts/{AccountSid}/Messages.json), reached by otpgate's Twilio client (and, in
+ * the tests, by the real twilio SDK: test/integration/twilio-wire.test.ts). It checks
  * Basic auth like Twilio, answers with Twilio's Message resource and error bodies, and fails the
  * same magic "To" numbers as Twilio's test credentials, so delivery failures can be exercised.
  * WhatsApp messages (`whatsapp:` From and To) may carry a Content template (ContentSid +

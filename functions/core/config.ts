@@ -16,7 +16,7 @@ export interface Config {
   readonly projectSecretPrefix: string | undefined;
   /** ... or a directory of secret files (local stack only). */
   readonly secretsDir: string | undefined;
-  /** Local stack only: where the twilio SDK is sent instead of api.twilio.com. */
+  /** Local stack only: where Twilio requests go instead of https://api.twilio.com. */
   readonly twilioApiBaseUrl: string | undefined;
 }
 

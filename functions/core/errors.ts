@@ -103,7 +103,18 @@ export const errors = {
     new ApiError(401, 'invalid_access_token', 'The access token is not valid for this project and environment, or has expired.', { cause }),
   projectNotFound: () => new ApiError(404, 'project_not_found', 'No such project and environment.'),
   otpConfigNotFound: () => new ApiError(404, 'otp_config_not_found', 'The project has no WhatsApp OTP configuration with this id.'),
-  timeout: () => new ApiError(503, 'timeout', 'The request took too long; try again.'),
+  /**
+   * A dependency (DynamoDB, Secrets Manager, SES, Twilio) was slow, down or overloaded, or the
+   * request ran out of time: nothing the client did wrong, and the same request may be repeated
+   * (every flow is built so that a repeat ends where one success would have).
+   */
+  serviceUnavailable: (retryAfterSeconds = 2) =>
+    new ApiError(503, 'service_unavailable', 'The service is briefly unavailable; try again shortly.', {
+      headers: { 'retry-after': String(Math.max(1, Math.ceil(retryAfterSeconds))) },
+      details: { retry_after: Math.max(1, Math.ceil(retryAfterSeconds)) },
+    }),
+  /** The same answer as serviceUnavailable: one code for every 503. */
+  timeout: (): ApiError => errors.serviceUnavailable(),
   internal: () => new ApiError(500, 'internal_error', 'Something went wrong on our side; try again later.'),
 } as const;
 

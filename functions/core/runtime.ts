@@ -1,6 +1,7 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { deadlineClient } from '#core/aws-clients';
 import { loadConfig, type Config } from '#core/config';
 import { createEngine, type Engine } from '#core/otp/engine';
 import { emfMetrics, type OtpMetrics } from '#core/observability/metrics';
@@ -47,15 +48,16 @@ export interface Runtime {
 }
 
 export const createRuntime = (config: Config = loadConfig()): Runtime => {
+  // Timeouts and retries from each request's deadline (aws-clients.ts): no client waits on a stalled service.
   // traced(): each call an X-Ray subsegment where tracing is on (functions/core/observability/tracing.ts).
-  const doc = DynamoDBDocumentClient.from(traced(new DynamoDBClient({})), { marshallOptions: { removeUndefinedValues: true } });
+  const doc = DynamoDBDocumentClient.from(traced(deadlineClient('dynamodb', (options) => new DynamoDBClient(options))), { marshallOptions: { removeUndefinedValues: true } });
   const repo = createRepository(doc, config.tableName);
   const identities = createIdentityStore(doc, config.tableName);
   const counters = createCounterStore(doc, config.tableName);
   const secrets =
     config.secretsDir !== undefined
       ? fileSecrets(config.secretsDir)
-      : secretsManagerSecrets(traced(new SecretsManagerClient({})), {
+      : secretsManagerSecrets(traced(deadlineClient('secrets', (options) => new SecretsManagerClient(options))), {
           pepper: config.pepperSecretId,
           'signing-key': config.signingKeySecretId,
           twilio: config.twilioSecretId,

@@ -121,14 +121,19 @@ describe('functions and routes come from the route table', () => {
     template.resourceCountIs('AWS::ApiGatewayV2::Route', routes.length);
   });
 
-  test('every function runs Node.js 24 on arm64 with the fixed defaults', () => {
+  test('every function runs Node.js 24 on arm64 with the fixed defaults, without source-mapped stack traces (BENCHMARKS.md)', () => {
     template.allResourcesProperties('AWS::Lambda::Function', {
       Runtime: 'nodejs24.x',
       Architectures: ['arm64'],
       MemorySize: 256,
-      Timeout: 10,
-      Environment: { Variables: Match.objectLike({ NODE_OPTIONS: '--enable-source-maps' }) },
     });
+    for (const fn of Object.values(template.findResources('AWS::Lambda::Function'))) {
+      expect(fn.Properties.Environment?.Variables?.NODE_OPTIONS).toBeUndefined();
+    }
+  });
+
+  test.each(routes)('$id has the timeout its work needs: 10 s when it delivers a code, else 5 s', (route) => {
+    expect(lambdaResource(withoutTwilio, route).Properties.Timeout).toBe(route.needs.some((n) => n.startsWith('send:')) ? 10 : 5);
   });
 
   test.each(routes)('$id gets the shared configuration in its environment', (route) => {

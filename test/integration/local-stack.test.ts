@@ -211,7 +211,15 @@ test('npm start serves the documented flow, the dev inbox and the JWKS; data sur
   expect(kept).toContainEqual(all[0]);
   expect(kept).toContainEqual(all[1]);
   expect(kept).toContainEqual(expect.objectContaining({ channel: 'sms', to: `+91${mobile}`, code: messages[0]!.code }));
-  // The email user and its pending code survived: the code sent before the restart verifies after it.
+  // DynamoDB Local dies under the running stack: npm start says so in one line and brings it back, with its data.
+  const java = Number(javaForThisHome().split('\n')[0]);
+  expect(java).toBeGreaterThan(0);
+  process.kill(java, 'SIGKILL');
+  const deadline = Date.now() + 90_000;
+  while (!output.includes('otpgate local: DynamoDB Local is back') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+  expect(output).toMatch(/^otpgate local: DynamoDB Local exited \(SIGKILL\); restarting it on port \d+ with its data$/m);
+  expect(output).toContain('otpgate local: DynamoDB Local is back');
+  // The email user and its pending code survived the restart and the kill: the code sent before them verifies after.
   const afterRestart = await post(`${again.baseUrl}/email-otp-verify`, again.appKey, { email, otp_code: all[0]!.code });
   expect(afterRestart.status).toBe(200);
   expect(afterRestart.body.user_id).toBe(emailUser.body.user_id);

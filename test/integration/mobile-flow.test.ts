@@ -5,7 +5,7 @@ import { handler as signup } from '../../functions/mobile-otp-signup';
 import { handler as login } from '../../functions/mobile-otp-login';
 import { handler as verify, makeHandler as makeVerify } from '../../functions/mobile-otp-verify';
 import { handler as jwks } from '../../functions/jwks';
-import { call, event, latestCode, newTenant, uniqueIndianMobile, type TestTenant } from '../support/harness';
+import { call, event, inbox, latestCode, newTenant, uniqueIndianMobile, type TestTenant } from '../support/harness';
 
 /** The documented mobile flow through the real handlers, DynamoDB Local and the local Twilio endpoint. */
 
@@ -54,14 +54,29 @@ test('a code works once', async () => {
   expect(again.body.error.code).toBe('no_pending_otp');
 });
 
-test('signing up twice is 409; login sends a new code that replaces the old one', async () => {
+test('signing up again before any code was verified sends a new code to the same user; after a verify it is 409', async () => {
   const mobile = uniqueIndianMobile();
   const first = await post(signup, { country_code: '+91', mobile });
-  const oldCode = await latestCode(`+91${mobile}`);
+  const firstCode = await latestCode(`+91${mobile}`);
+  // The first answer may never have reached the app, or the SMS never came: the repeat is the same signup.
+  const again = await post(signup, { country_code: '+91', mobile });
+  expect(again.status).toBe(201);
+  expect(again.body).toEqual(first.body);
+  const secondCode = await latestCode(`+91${mobile}`);
+  expect(await inbox(`+91${mobile}`)).toHaveLength(2);
+  if (secondCode !== firstCode) expect((await post(verify, { mobile, otp_code: firstCode })).body.error.code).toBe('invalid_otp');
+  expect((await post(verify, { mobile, otp_code: secondCode })).body.user_id).toBe(first.body.user_id);
 
   const twice = await post(signup, { country_code: '+91', mobile });
   expect(twice.status).toBe(409);
   expect(twice.body.error.code).toBe('user_exists');
+  expect(await inbox(`+91${mobile}`)).toHaveLength(2);
+});
+
+test('login sends a new code that replaces the old one', async () => {
+  const mobile = uniqueIndianMobile();
+  const first = await post(signup, { country_code: '+91', mobile });
+  const oldCode = await latestCode(`+91${mobile}`);
 
   const res = await post(login, { mobile });
   expect(res.status).toBe(200);

@@ -5,7 +5,7 @@ import { resolveSettings } from '#core/tenancy/settings';
 import { parseTwilioCredentials, twilioSmsSender } from '#core/delivery/twilio-sms';
 import { inbox, uniqueIndianMobile } from '../support/harness';
 
-/** The real twilio SDK against the local Twilio-compatible endpoint started by global-setup. */
+/** otpgate's SMS sender, through its own Twilio client, against the local Twilio-compatible endpoint started by global-setup. */
 
 const apiBaseUrl = process.env.TWILIO_API_BASE_URL!;
 const credentials = JSON.parse(readFileSync(join(process.env.OTPGATE_SECRETS_DIR!, 'twilio'), 'utf8')) as { accountSid: string; authToken: string };
@@ -21,7 +21,7 @@ test('sends through a Messaging Service when the secret names one', async () => 
   expect(sms!.body).toBe('482913 is your Acme code. It expires in 5 minutes. Do not share it.');
 });
 
-test("wrong credentials are rejected the way Twilio rejects them (the SDK's RestException, 401 / 20003)", async () => {
+test("wrong credentials are rejected the way Twilio rejects them (a RestException, 401 / 20003)", async () => {
   const { send } = twilioSmsSender(secret({ ...credentials, authToken: 'wrong', from: '+15005550006' }), { apiBaseUrl });
   await expect(send(message(`+91${uniqueIndianMobile()}`))).rejects.toMatchObject({ status: 401, code: 20003 });
 });

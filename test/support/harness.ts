@@ -70,11 +70,17 @@ export const event = (
   };
 };
 
+/**
+ * Every request of a test file runs in this one process against one DynamoDB Local, so a burst of
+ * 200 parallel requests queues here as 200 Lambda containers never would: the requests get 30 s
+ * rather than the functions' 10, so such a queue on a busy machine is not mistaken for an outage.
+ * Deadlines themselves are tested with the functions' own timeout (test/reliability/).
+ */
 export const lambdaContext = {
   functionName: 'test',
   awsRequestId: 'test',
   // Longer than a deployed function's 10 s: these tests are about outcomes under concurrency, not the
-  // deadline, and a slow CI machine must not turn a burst of 50 requests into middy's early 503s.
+  // deadline, and a slow CI machine must not turn a burst of 50 requests into early 503s.
   getRemainingTimeInMillis: () => 60_000,
 } as unknown as Context;
 

@@ -13,7 +13,7 @@ const identity = { kind: 'phone' as const, address: '+919876543211' };
 const user = { userId: 'u1', mobile: identity.address, createdAt: '2026-01-01T00:00:00.000Z' };
 const code = { challengeId: 'c1', userId: 'u1', channel: 'sms' as const, codeHash: 'h', expiresAt: Date.now() + 60_000, attempts: 0, maxAttempts: 5, createdAt: Date.now() };
 const limits = { windowMs: 3_600_000, perWindow: 10, maxConsecutive: 100 };
-const history = { sends: [Date.now()], previousSeq: 0, now: Date.now() };
+const history = { sends: [Date.now()], previousSeq: 0, now: Date.now(), sendingUntil: Date.now() + 10_000 };
 
 const cancelled = (...codes: string[]) =>
   new TransactionCanceledException({ message: 'Transaction cancelled', $metadata: {}, CancellationReasons: codes.map((Code) => ({ Code })) });

@@ -264,11 +264,11 @@ describe('every error, in each style\'s envelope', () => {
   const responsesOf = (id: string) => operations.find(({ operation }) => operation.operationId === id)!.operation.responses as Json;
   const codesAt = (id: string, status: number): string[] => Object.keys(responsesOf(id)[String(status)]?.content['application/json'].examples ?? {});
 
-  test('every route documents 500 internal_error and 503 timeout', () => {
+  test('every route documents 500 internal_error and 503 service_unavailable', () => {
     for (const { operation } of operations) {
       expect(codesAt(operation.operationId, 500)).toEqual(['internal_error']);
       // Twilio Verify answers a provider failure with its retryable 503 20503, not 502.
-      expect(codesAt(operation.operationId, 503)).toEqual(operation.operationId === 'TwilioVerifyCreate' ? ['delivery_failed', 'timeout'] : ['timeout']);
+      expect(codesAt(operation.operationId, 503)).toEqual(operation.operationId === 'TwilioVerifyCreate' ? ['delivery_failed', 'service_unavailable'] : ['service_unavailable']);
     }
   });
 

@@ -1,4 +1,5 @@
 import { SendEmailCommand, SESv2Client } from '@aws-sdk/client-sesv2';
+import { deadlineClient } from '#core/aws-clients';
 import { requireValue, type Config } from '#core/config';
 import type { Sender } from '#core/otp/engine';
 import { deliveryAddress } from '#core/otp/identity';
@@ -26,11 +27,12 @@ export const sesEmailSender =
 });
 
 /**
- * The deployed sender: without SENDER_EMAIL the function fails at cold start, naming it. SES gets
- * 5 s per call, well inside the function's 10 s, so a hung call still leaves time to undo a signup.
+ * The deployed sender: without SENDER_EMAIL the function fails at cold start, naming it. Each SES
+ * call is aborted after 5 s or when the request's time runs short (aws-clients.ts), so a hung call
+ * still leaves time to undo a signup and answer.
  */
 export const defaultSesSender = (config: Config): Sender =>
   sesEmailSender(
-    traced(new SESv2Client({ requestHandler: { connectionTimeout: 2000, requestTimeout: 5000 } })),
+    traced(deadlineClient('ses', (options) => new SESv2Client(options))),
     requireValue(config.senderEmail, 'SENDER_EMAIL'),
   );

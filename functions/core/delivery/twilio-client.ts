@@ -1,8 +1,8 @@
-import twilio from 'twilio';
-import type RequestClient from 'twilio/lib/base/RequestClient';
 import * as v from 'valibot';
+import { deliveryTimeout } from '#core/deadline';
 import { ConfigError } from '#core/errors';
 import { projectSecretName, type SecretSource } from '#core/secrets';
+import { twilioMessages, type TwilioMessages } from '#core/delivery/twilio-messages';
 
 /**
  * The Twilio account a project's messages go out through: the project's own (the secret
@@ -39,28 +39,12 @@ export const parseTwilioCredentials = (raw: string): TwilioCredentials => {
   return result.output;
 };
 
-/**
- * The real twilio SDK, with its requests sent to `apiBaseUrl` instead of https://api.twilio.com
- * when one is set (the local stack's Twilio-compatible endpoint). Only the origin changes: the
- * path, auth, form encoding and error handling are the SDK's own.
- */
-const requestClientFor = (apiBaseUrl: string | undefined) => {
-  if (apiBaseUrl === undefined) return undefined;
-  class RedirectingRequestClient extends twilio.RequestClient {
-    override request<T>(opts: RequestClient.RequestOptions<T>) {
-      const target = new URL(opts.uri);
-      const base = new URL(apiBaseUrl!);
-      target.protocol = base.protocol;
-      target.host = base.host;
-      return super.request<T>({ ...opts, uri: target.href });
-    }
-  }
-  return new RedirectingRequestClient({ timeout: 5000 });
-};
+/** Twilio gets 5 s per call at most, less when the request's deadline is nearer (deadline.ts). */
+const TWILIO_TIMEOUT_MS = 5000;
 
 export interface TwilioAccount {
   readonly credentials: TwilioCredentials;
-  readonly api: twilio.Twilio;
+  readonly messages: TwilioMessages;
   /** Whose account it is: the project's own or the stack-wide one. */
   readonly owner: 'project' | 'stack';
 }
@@ -75,10 +59,11 @@ export interface TwilioAccountsOptions {
   readonly now?: () => number;
 }
 
-const DEFAULT_CACHE_MS = 60_000;
+/** How long a container trusts a Twilio secret it read (project's or stack-wide); see TwilioAccountsOptions.cacheMs. */
+export const TWILIO_SECRET_CACHE_MS = 60_000;
 
 export const twilioAccounts = (secrets: SecretSource, options: TwilioAccountsOptions = {}): TwilioAccounts => {
-  const cacheMs = options.cacheMs ?? DEFAULT_CACHE_MS;
+  const cacheMs = options.cacheMs ?? TWILIO_SECRET_CACHE_MS;
   const now = options.now ?? Date.now;
   const entries = new Map<string, { readonly at: number; readonly account: Promise<TwilioAccount | undefined> }>();
 
@@ -87,10 +72,11 @@ export const twilioAccounts = (secrets: SecretSource, options: TwilioAccountsOpt
     const raw = own ?? (await secrets('twilio'));
     if (raw === undefined) return undefined;
     const credentials = parseTwilioCredentials(raw);
-    const httpClient = requestClientFor(options.apiBaseUrl);
     return {
       credentials,
-      api: twilio(credentials.accountSid, credentials.authToken, httpClient ? { httpClient } : { timeout: 5000 }),
+      // Requests go to apiBaseUrl instead of https://api.twilio.com when one is set (the local stack's Twilio endpoint).
+      // Twilio gets 5 s per message at most, less when the request's deadline is nearer (deadline.ts).
+      messages: twilioMessages(credentials, { apiBaseUrl: options.apiBaseUrl, timeoutFor: () => deliveryTimeout(TWILIO_TIMEOUT_MS) }),
       owner: own === undefined ? 'stack' : 'project',
     };
   };

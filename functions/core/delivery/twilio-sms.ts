@@ -14,11 +14,11 @@ export const twilioSmsSender = (secrets: SecretSource, options: TwilioAccountsOp
     send: async (message) => {
       const account = await accounts(message.tenant.projectId);
       if (!account) throw new ConfigError('SMS is not configured: no Twilio secret');
-      const { api, credentials } = account;
+      const { messages, credentials } = account;
       if (!credentials.from && !credentials.messagingServiceSid) {
         throw new ConfigError('SMS is not configured: the Twilio secret in use has neither from nor messagingServiceSid');
       }
-      await api.messages.create({
+      await messages.create({
         to: message.identity.address,
         body: smsText(message),
         ...(credentials.messagingServiceSid ? { messagingServiceSid: credentials.messagingServiceSid } : { from: credentials.from! }),

@@ -22,7 +22,7 @@ export const twilioWhatsappSenders = (secrets: SecretSource, options: TwilioAcco
       if (!account) throw new ConfigError('WhatsApp is not configured: no Twilio secret');
       const from = config.from ?? account.credentials.whatsappFrom;
       if (!from) throw new ConfigError('WhatsApp is not configured: neither the WhatsApp configuration (from) nor the Twilio secret in use (whatsappFrom) names a sender');
-      await account.api.messages.create({
+      await account.messages.create({
         to: `whatsapp:${message.identity.address}`,
         from: `whatsapp:${from}`,
         ...(config.contentSid

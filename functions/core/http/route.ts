@@ -4,6 +4,7 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context
 import { hashAppKey } from '#core/tenancy/app-keys';
 import type { Tenant } from '#core/otp/engine';
 import { ApiError, ConfigError, errors } from '#core/errors';
+import { ANSWER_MARGIN_MS, isUnavailable, timeLeft, withBudget } from '#core/deadline';
 import { addLogContext, describeError, log, logContext, withLogContext } from '#core/log';
 import { annotateTrace, withTracing } from '#core/observability/tracing';
 import { NAME_PATTERN } from '#core/tenancy/projects';
@@ -49,6 +50,15 @@ export const errorResponder = (format: ErrorFormatter = coreErrorFormat): Middle
       const response = format(error, request.event);
       // Whatever the style's envelope, the error's own headers (Retry-After) go out with it.
       request.response = { ...response, headers: { ...response.headers, ...error.headers } };
+      return;
+    }
+    if (isUnavailable(error)) {
+      // A dependency is slow or down: the client may repeat the request, and is told so (503 with Retry-After).
+      addLogContext({ outcome: 'service_unavailable' });
+      log.warn('dependency unavailable', describeError(error));
+      const unavailable = errors.serviceUnavailable();
+      const response = format(unavailable, request.event);
+      request.response = { ...response, headers: { ...response.headers, ...unavailable.headers } };
       return;
     }
     addLogContext({ outcome: 'internal_error' });
@@ -220,6 +230,34 @@ const withRequestLog = (handler: LambdaHandler): LambdaHandler => {
     });
 };
 
+/** The functions' timeout (lib/otp-function.ts), for callers that pass no Lambda context. */
+const FUNCTION_TIMEOUT_MS = 10_000;
+/** Half the answer margin: the last resort still answers well before Lambda would end the invocation. */
+const GUARD_DELAY_MS = ANSWER_MARGIN_MS / 2;
+
+/**
+ * The request's deadline (deadline.ts), from what Lambda says is left; and, should anything not
+ * bounded by it still be pending a little after the deadline (when every call bounded by it has
+ * ended and its own error answered), the style's JSON 503 goes out then anyway.
+ */
+const withDeadline = (handler: LambdaHandler, format: ErrorFormatter = coreErrorFormat): LambdaHandler => (event, context) =>
+  withBudget(context?.getRemainingTimeInMillis?.() ?? FUNCTION_TIMEOUT_MS, async () => {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<HttpResult>((resolve) => {
+      timer = setTimeout(() => {
+        withLogContext({ requestId: event.requestContext?.requestId, route: event.routeKey }, () => log.warn('request out of time'));
+        const unavailable = errors.serviceUnavailable();
+        const response = format(unavailable, event);
+        resolve({ ...response, headers: { ...response.headers, ...unavailable.headers } });
+      }, Math.max(timeLeft() + GUARD_DELAY_MS, 0));
+    });
+    try {
+      return await Promise.race([handler(event, context), late]);
+    } finally {
+      clearTimeout(timer);
+    }
+  });
+
 /**
  * A route of a tenant: headers normalised, errors shaped, the key checked, then the body parsed.
  * A resolver may hand over more than the tenant (e.g. the Verify service a path names).
@@ -229,22 +267,28 @@ export const tenantRoute = <T extends Tenant = Tenant>(
   handle: (body: Record<string, unknown>, tenant: T, event: HttpEvent) => Promise<HttpResult>,
   options: RouteOptions = {},
 ) =>
-  withRequestLog(
-    middy<HttpEvent, HttpResult>({ timeoutEarlyResponse })
-      .use(httpHeaderNormalizer())
-      .use(errorResponder(options.formatError))
-      .use(tenantAuth(resolveTenant))
-      .use(options.body === 'form' ? formBody() : jsonBody({ optional: options.bodyOptional ?? false }))
-      .handler((event, context) => handle(parsedBody(event), (context as TenantContext<T>).tenant, event)),
+  withDeadline(
+    withRequestLog(
+      middy<HttpEvent, HttpResult>({ timeoutEarlyResponse })
+        .use(httpHeaderNormalizer())
+        .use(errorResponder(options.formatError))
+        .use(tenantAuth(resolveTenant))
+        .use(options.body === 'form' ? formBody() : jsonBody({ optional: options.bodyOptional ?? false }))
+        .handler((event, context) => handle(parsedBody(event), (context as TenantContext<T>).tenant, event)),
+    ),
+    options.formatError,
   );
 
 /** A public GET route (no APP-KEY): headers normalised and errors shaped. */
 export const publicRoute = (handle: (event: HttpEvent) => Promise<HttpResult>, options: RouteOptions = {}) =>
-  withRequestLog(
-    middy<HttpEvent, HttpResult>({ timeoutEarlyResponse })
-      .use(httpHeaderNormalizer())
-      .use(errorResponder(options.formatError))
-      .handler((event) => handle(event)),
+  withDeadline(
+    withRequestLog(
+      middy<HttpEvent, HttpResult>({ timeoutEarlyResponse })
+        .use(httpHeaderNormalizer())
+        .use(errorResponder(options.formatError))
+        .handler((event) => handle(event)),
+    ),
+    options.formatError,
   );
 
 /** The public origin clients used for this request: the configured one, else API Gateway's domain. */

@@ -31,6 +31,7 @@ export const sampleErrors: Readonly<Record<ErrorName, () => ApiError>> = {
   projectNotFound: () => errors.projectNotFound(),
   otpConfigNotFound: () => errors.otpConfigNotFound(),
   timeout: () => errors.timeout(),
+  serviceUnavailable: () => errors.serviceUnavailable(),
   internal: () => errors.internal(),
 };
 

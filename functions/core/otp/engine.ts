@@ -2,13 +2,24 @@ import { createHmac, randomUUID } from 'node:crypto';
 import { isIPv6 } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { parsePhoneNumberFromString } from 'libphonenumber-js/max';
+import { deliveryTimeout, ensureTime, isUnavailable, SEND_START_MS, timeLeft, within } from '#core/deadline';
 import { ConfigError, errors } from '#core/errors';
 import { describeError, log, mask } from '#core/log';
 import { noMetrics, type OtpMetrics } from '#core/observability/metrics';
 import { codeMatches, generateCode, hashCode, secureRandomInt, type RandomInt } from '#core/otp/codes';
 import { deliveryAddress, type DeliveryChannel, type Identity } from '#core/otp/identity';
 import type { CounterStore, SpendCaps } from '#core/store/counters';
-import { IdentityTakenError, type CodeRecord, type FailureLimits, type IdentifierState, type IdentityStore, type UserRecord } from '#core/store/identities';
+import {
+  IdentityTakenError,
+  KEEP_COOLDOWN,
+  type AlongsideWrite,
+  type CodeRecord,
+  type FailureLimits,
+  type IdentifierState,
+  type IdentityStore,
+  type SendHistory,
+  type UserRecord,
+} from '#core/store/identities';
 import type { TenantRef } from '#core/store/repository';
 import type { ProjectSettings } from '#core/tenancy/settings';
 
@@ -81,6 +92,29 @@ export interface VerifyOptions {
   /** The challenge the client names (a verification id); tries are only spent on that very code. */
   readonly challengeId?: string | undefined;
   readonly unknownUser?: UnknownUserPolicy;
+  /**
+   * Writes that must happen in the very write that uses up the code, for the user it verifies
+   * (the session a token style starts): either both happen or neither.
+   */
+  readonly alongside?: (userId: string | undefined) => readonly AlongsideWrite[];
+}
+
+/** Who a new code is for: a user the caller fixes, or the address's owner when the state is read ('registered': there must be one). */
+type Owner = { readonly userId: string | undefined; readonly verified?: boolean } | 'registered' | 'anyone';
+
+type Release = () => Promise<void>;
+
+/** A code stored for sending, with what undoing it needs. */
+interface StoredCode {
+  readonly code: string;
+  readonly record: CodeRecord;
+  readonly replaced: CodeRecord | undefined;
+  /** Counter takes to give back should the send not happen. */
+  readonly releases: readonly Release[];
+  readonly previousLastSentAt: number | undefined;
+  readonly holdUntil: number;
+  /** sendSeq as storing this code left it. */
+  readonly seq: number;
 }
 
 export interface Issued {
@@ -93,6 +127,8 @@ const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
 /** Rounds of read-decide-write before a request gives up under contention (each lost round means another request's write landed). */
 const MAX_ROUNDS = 25;
+/** How long a stored code's delivery may hold off the next send when the request has no deadline of its own (scripts, tests). */
+const DELIVERY_HOLD_MS = 10_000;
 
 /** What an operator may see of a request: the tenant, the channel and a masked address. */
 const where = (tenant: TenantRef, identity: Identity, channel?: DeliveryChannel) => ({
@@ -107,7 +143,7 @@ const binding = (tenant: TenantRef, identity: Identity, challengeId: string) =>
 
 const userFields = (identity: Identity) => (identity.kind === 'phone' ? { mobile: identity.address } : { email: deliveryAddress(identity) });
 
-type Release = () => Promise<void>;
+
 
 /** Seconds an identifier stays locked by wrong codes: 0 when it is not, undefined when only a success or an operator unlocks it. */
 const lockWait = (state: IdentifierState, s: ProjectSettings, at: number): number | undefined => {
@@ -149,13 +185,14 @@ export const createEngine = (deps: EngineDeps) => {
   /** How long storing and sending a code takes here, per channel (moving average): what a concealed decoy waits. */
   const sendTime = new Map<DeliveryChannel, number>();
 
-  const newCode = async (tenant: Tenant, identity: Identity, channel: DeliveryChannel, userId: string | undefined, at: number, customCode?: string) => {
+  const newCode = async (tenant: Tenant, identity: Identity, channel: DeliveryChannel, userId: string | undefined, at: number, customCode: string | undefined, ownerVerified: boolean) => {
     // A live test identifier's code is the project's fixed one (nothing is sent, so no other code could arrive); everything else about it is the same.
     const code = tenant.settings.testIdentifiers[identity.address] ?? customCode ?? generateCode(tenant.settings.codeLength, randomInt);
     const challengeId = newId();
     const record: CodeRecord = {
       challengeId,
       ...(userId === undefined ? {} : { userId }),
+      ...(userId !== undefined && ownerVerified ? { ownerVerified: true } : {}),
       channel,
       codeHash: hashCode(await deps.pepper(), binding(tenant, identity, challengeId), code),
       expiresAt: at + tenant.settings.otpTtlSeconds * 1000,
@@ -181,6 +218,11 @@ export const createEngine = (deps: EngineDeps) => {
     if (state.lastSentAt !== undefined && at - state.lastSentAt < cooldownMs) {
       metrics.limitHit(tenant, 'resend_cooldown');
       throw errors.resendTooSoon((state.lastSentAt + cooldownMs - at) / 1000);
+    }
+    // Another code is on its way right now (a cooldown shorter than a delivery): this one would race it to the phone.
+    if (state.sendingUntil !== undefined && state.sendingUntil > at) {
+      metrics.limitHit(tenant, 'resend_cooldown');
+      throw errors.resendTooSoon(1);
     }
     const wait = Math.max(windowWait(state.sends, s.sendsPerIdentifierPerHour, HOUR, at), windowWait(state.sends, s.sendsPerIdentifierPerDay, DAY, at));
     if (wait > 0) {
@@ -229,13 +271,17 @@ export const createEngine = (deps: EngineDeps) => {
     }
     const started = performance.now();
     try {
-      await sender.send({ tenant: { projectId: tenant.projectId, environment: tenant.environment }, identity, code, settings: tenant.settings });
+      // Whatever the sender does, the request stops waiting in time to undo the code and answer.
+      const sending = sender.send({ tenant: { projectId: tenant.projectId, environment: tenant.environment }, identity, code, settings: tenant.settings });
+      await within(sending, deliveryTimeout(Number.POSITIVE_INFINITY), `${sender.channel} delivery`);
     } catch (error) {
       // A deployment that cannot send at all is ours to fix (a 500 with the setting named in the log), not the provider's.
       if (error instanceof ConfigError) throw error;
-      log.warn('code delivery failed', { ...where(tenant, identity, sender.channel), ...describeError(error) });
+      // A provider that is down, slow or overloaded is a 503 to retry; one that refused the message, a 502.
+      const unavailable = isUnavailable(error);
+      log.warn('code delivery failed', { ...where(tenant, identity, sender.channel), ...describeError(error), ...(unavailable ? { unavailable } : {}) });
       metrics.codeSend(tenant, sender.channel, 'failed');
-      throw errors.deliveryFailed(sender.channel, error);
+      throw unavailable ? errors.serviceUnavailable() : errors.deliveryFailed(sender.channel, error);
     }
     metrics.providerLatency(tenant, sender.channel, performance.now() - started);
     log.info('code sent', where(tenant, identity, sender.channel));
@@ -255,23 +301,35 @@ export const createEngine = (deps: EngineDeps) => {
    * the limits on it, write conditional on it. A round lost to a concurrent send re-reads, and then
    * usually meets the cooldown. Counters (IP, spend) are taken once, in the first round that passes,
    * and given back if the send is refused or fails after all (the caller gets them to release on a
-   * failed delivery), so refused requests never use up a budget.
+   * failed delivery), so refused requests never use up a budget. No code is stored without the
+   * time to send it and, should that fail, to take it back. Returns the state the code replaced, for the undo.
+   * An owner to look up is looked up after the state is read, strongly consistent, every round: a
+   * removal of the user in between moves sendSeq, so the write cannot name a user that is gone
+   * (the invariant single-write verifies rely on; store/identities.ts).
    */
   const storeNewCode = async (
     tenant: Tenant,
     identity: Identity,
     sender: Sender,
     context: SendContext,
-    userId: string | undefined,
-    write: (record: CodeRecord, history: { sends: readonly number[]; previousSeq: number; now: number; keepLong: boolean }) => Promise<{ replaced: CodeRecord | undefined } | 'raced'>,
+    owner: Owner,
+    write: (record: CodeRecord, history: SendHistory) => Promise<{ replaced: CodeRecord | undefined } | 'raced'>,
+    undoLost: (record: CodeRecord, state: IdentifierState) => Promise<void>,
     options: { readonly unmatchable?: boolean } = {},
-  ) => {
+  ): Promise<StoredCode | 'no-user'> => {
     const test = isTestIdentity(tenant, identity);
     const releases: Release[] = [];
     let countersTaken = false;
     try {
       for (let round = 0; round < MAX_ROUNDS; round += 1) {
         const state = await deps.identities.readState(tenant, identity);
+        // Looked up after the state, strongly consistent, every round: see the doc comment above.
+        const found = typeof owner === 'object' ? owner : await deps.identities.findOwner(tenant, identity);
+        if (owner === 'registered' && found === undefined) {
+          await releaseAll(releases);
+          return 'no-user';
+        }
+        const userId = found?.userId;
         const at = now();
         if (!test) {
           checkIdentifierLimits(tenant, state, at);
@@ -283,40 +341,69 @@ export const createEngine = (deps: EngineDeps) => {
             if (spend) releases.push(spend);
           }
         }
-        const { code, record } = await newCode(tenant, identity, sender.channel, userId, at, options.unmatchable ? undefined : context.customCode);
+        const { code, record } = await newCode(tenant, identity, sender.channel, userId, at, options.unmatchable ? undefined : context.customCode, found?.verified === true);
         // A decoy's code is a hash of nothing anyone holds: it verifies never, and wrong guesses count as usual.
         const stored = options.unmatchable ? { ...record, codeHash: `decoy:${newId()}` } : record;
         // Test identifiers leave the history alone: they are outside every limit.
         const sends = test ? state.sends : [...state.sends.filter((t) => t > at - DAY), at];
+        ensureTime(SEND_START_MS, 'storing and sending a code');
+        // The delivery ends by the request's deadline at the latest: that long, no other code may be sent (on the engine's clock).
+        const holdUntil = at + Math.min(timeLeft(), DELIVERY_HOLD_MS);
         // While wrong codes are on record, the item must outlive any idle spell: its TTL is not two days then.
-        const written = await write(stored, { sends, previousSeq: state.sendSeq, now: at, keepLong: state.consecutiveFails > 0 });
-        if (written !== 'raced') return { code, record: stored, replaced: written.replaced, releases };
+        const history = { sends, previousSeq: state.sendSeq, now: at, sendingUntil: holdUntil, keepLong: state.consecutiveFails > 0 };
+        let written;
+        try {
+          written = await write(stored, history);
+        } catch (error) {
+          // The write's answer was lost: it may have landed. Taking it back is conditional on our code, so it is safe either way.
+          if (isUnavailable(error)) await undoLost(stored, state).catch(() => undefined);
+          throw error;
+        }
+        if (written !== 'raced') return { code, record: stored, replaced: written.replaced, releases, previousLastSentAt: state.lastSentAt, holdUntil, seq: state.sendSeq + 1 };
       }
-      throw errors.timeout();
+      throw errors.serviceUnavailable(1);
     } catch (error) {
       await releaseAll(releases);
       throw error;
     }
   };
 
-  /** Stores a new code for the address (replacing any pending one) and sends it; a failed send gives the old code back. */
-  const replaceAndSend = async (tenant: Tenant, identity: Identity, sender: Sender, context: SendContext, userId: string | undefined): Promise<Issued> => {
-    const started = now();
-    const { code, record, replaced, releases } = await storeNewCode(tenant, identity, sender, context, userId, (r, h) =>
-      deps.identities.storeCode(tenant, identity, r, h),
+  /** Ends a delivery's hold on the next send, unless the cooldown outlasts it anyway (the defaults: no write). */
+  const endDelivery = async (tenant: Tenant, identity: Identity, record: CodeRecord, holdUntil: number) => {
+    if (record.createdAt + tenant.settings.resendCooldownSeconds * 1000 >= holdUntil) return;
+    await deps.identities.endDelivery(tenant, identity, record.challengeId).catch((error: unknown) =>
+      // Not fatal: the hold ends by itself at the request's deadline.
+      log.warn('could not end a delivery hold', { ...where(tenant, identity), ...describeError(error) }),
     );
+  };
+
+  /** Stores a new code for the address (replacing any pending one) and sends it; a failed send gives the old code back. */
+  const replaceAndSend = async (tenant: Tenant, identity: Identity, sender: Sender, context: SendContext, owner: Owner): Promise<Issued | 'no-user'> => {
+    const started = now();
+    const stored = await storeNewCode(
+      tenant,
+      identity,
+      sender,
+      context,
+      owner,
+      (r, h) => deps.identities.storeCode(tenant, identity, r, h),
+      (r, state) => deps.identities.withdrawCode(tenant, identity, r.challengeId, state.code, { previousLastSentAt: state.lastSentAt }, state.sendSeq + 1),
+    );
+    if (stored === 'no-user') return stored;
+    const { code, record, replaced, releases, previousLastSentAt, holdUntil, seq } = stored;
     try {
       await deliver(sender, tenant, identity, code);
     } catch (error) {
       await releaseAll(releases);
       // The user never got the new code: give back the one they may still hold.
-      await deps.identities.withdrawCode(tenant, identity, record.challengeId, replaced).catch((undoError: unknown) =>
+      await deps.identities.withdrawCode(tenant, identity, record.challengeId, replaced, { previousLastSentAt }, seq).catch((undoError: unknown) =>
         log.error('could not restore the previous code after failed delivery', { ...where(tenant, identity), ...describeError(undoError) }),
       );
       throw error;
     }
+    await endDelivery(tenant, identity, record, holdUntil);
     recordSendTime(sender.channel, now() - started);
-    return { userId, challengeId: record.challengeId };
+    return { userId: record.userId, challengeId: record.challengeId };
   };
 
   /** The stable pseudonym a concealing project shows for an address with no user, and gives the user if it signs up: every bit from an HMAC under the pepper. */
@@ -337,62 +424,93 @@ export const createEngine = (deps: EngineDeps) => {
    */
   const decoy = async (tenant: Tenant, identity: Identity, sender: Sender, context: SendContext): Promise<Issued & { userId: string }> => {
     const started = now();
-    const { record, releases } = await storeNewCode(tenant, identity, sender, context, undefined, (r, h) => deps.identities.storeCode(tenant, identity, r, h), {
-      unmatchable: true,
-    });
+    const stored = await storeNewCode(
+      tenant,
+      identity,
+      sender,
+      context,
+      { userId: undefined },
+      (r, h) => deps.identities.storeCode(tenant, identity, r, h),
+      (r, state) => deps.identities.withdrawCode(tenant, identity, r.challengeId, state.code, { previousLastSentAt: state.lastSentAt }, state.sendSeq + 1),
+      { unmatchable: true },
+    );
+    if (stored === 'no-user') throw errors.userNotFound(); // not reached: a decoy names no user
+    const { record, releases, holdUntil } = stored;
     // Nothing went out: the spend and IP budgets get the send back, as for any send that did not happen.
     await releaseAll(releases);
     await sleep(Math.max(0, (sendTime.get(sender.channel) ?? 150) - (now() - started)));
+    // As after a real send: the next login meets the cooldown, not a delivery hold.
+    await endDelivery(tenant, identity, record, holdUntil);
     return { userId: await pseudonymFor(tenant, identity), challengeId: record.challengeId };
   };
 
   return {
-    /** Creates the user and sends the first code. Delivery failure undoes the signup, so it can be retried. */
+    /**
+     * Creates the user and sends the first code. Delivery failure undoes the signup, so it can be
+     * retried. A signup whose user exists but never verified a code (its answer was lost, or its
+     * message never came) sends a new code and answers like the first signup: nobody is locked
+     * out of their own address, and a client may repeat a signup it got no answer to.
+     */
     async signup(tenant: Tenant, identity: Identity, sender: Sender, context: SendContext = {}): Promise<Issued & { userId: string }> {
       const conceal = tenant.settings.concealUserExistence;
-      // Registered already: answered before any budget is counted (a concealing project sends the owner a login code).
-      const existing = await deps.identities.findUserId(tenant, identity);
-      if (existing !== undefined) {
-        if (!conceal) throw errors.userExists();
-        return { ...(await replaceAndSend(tenant, identity, sender, context, existing)), userId: existing };
+      // A few rounds only where a concurrent signup registered the address, or was undone, under our feet.
+      for (let attempt = 1; attempt <= 3; attempt += 1) {
+        // Registered already: answered before any budget is counted. A user that never verified a code
+        // (its answer was lost, its message never came) gets a new code; a concealing project sends the owner a login code.
+        const existing = await deps.identities.findOwner(tenant, identity);
+        if (existing !== undefined) {
+          if (existing.verified && !conceal) throw errors.userExists();
+          // The owner is looked up again once the state is read (storeNewCode): undone meanwhile, decide again.
+          const sent = await replaceAndSend(tenant, identity, sender, context, 'registered');
+          if (sent === 'no-user' || sent.userId === undefined) continue;
+          return { ...sent, userId: sent.userId };
+        }
+        // Concealing: a new user gets the pseudonym a login would have shown, so login-then-signup tells nothing.
+        const userId = conceal ? await pseudonymFor(tenant, identity) : newId();
+        let issued;
+        try {
+          issued = await storeNewCode(
+            tenant,
+            identity,
+            sender,
+            context,
+            { userId },
+            async (record, history) => {
+              const user = { userId, ...userFields(identity), createdAt: new Date(record.createdAt).toISOString() };
+              const result = await deps.identities.createUserWithCode(tenant, identity, user, record, history);
+              return result === 'raced' ? 'raced' : { replaced: undefined };
+            },
+            (record, state) => deps.identities.undoSignup(tenant, identity, userId, record.challengeId, { previousLastSentAt: state.lastSentAt }),
+          );
+        } catch (error) {
+          if (!(error instanceof IdentityTakenError)) throw error;
+          continue;
+        }
+        if (issued === 'no-user') continue; // not reached: signup names its own user
+        try {
+          await deliver(sender, tenant, identity, issued.code);
+        } catch (error) {
+          await releaseAll(issued.releases);
+          const undo = { previousLastSentAt: issued.previousLastSentAt };
+          await deps.identities.undoSignup(tenant, identity, userId, issued.record.challengeId, undo).catch((undoError: unknown) =>
+            log.error('could not undo signup after failed delivery', { ...where(tenant, identity), ...describeError(undoError) }),
+          );
+          throw error;
+        }
+        await endDelivery(tenant, identity, issued.record, issued.holdUntil);
+        return { userId, challengeId: issued.record.challengeId };
       }
-      // Concealing: a new user gets the pseudonym a login would have shown, so login-then-signup tells nothing.
-      const userId = conceal ? await pseudonymFor(tenant, identity) : newId();
-      let issued;
-      try {
-        issued = await storeNewCode(tenant, identity, sender, context, userId, async (record, history) => {
-          const user = { userId, ...userFields(identity), createdAt: new Date(record.createdAt).toISOString() };
-          const result = await deps.identities.createUserWithCode(tenant, identity, user, record, history);
-          return result === 'raced' ? 'raced' : { replaced: undefined };
-        });
-      } catch (error) {
-        if (!(error instanceof IdentityTakenError)) throw error;
-        // Registered by a concurrent signup meanwhile.
-        if (!conceal) throw errors.userExists();
-        const owner = await deps.identities.findUserId(tenant, identity);
-        if (owner === undefined) throw errors.userExists();
-        return { ...(await replaceAndSend(tenant, identity, sender, context, owner)), userId: owner };
-      }
-      try {
-        await deliver(sender, tenant, identity, issued.code);
-      } catch (error) {
-        await releaseAll(issued.releases);
-        await deps.identities.undoSignup(tenant, identity, userId, issued.record.challengeId).catch((undoError: unknown) =>
-          log.error('could not undo signup after failed delivery', { ...where(tenant, identity), ...describeError(undoError) }),
-        );
-        throw error;
-      }
-      return { userId, challengeId: issued.record.challengeId };
+      throw errors.serviceUnavailable(1);
     },
 
     /** Sends a new code to a registered user; it replaces any code still pending. */
     async login(tenant: Tenant, identity: Identity, sender: Sender, context: SendContext = {}): Promise<Issued & { userId: string }> {
-      const userId = await deps.identities.findUserId(tenant, identity);
-      if (userId === undefined) {
+      const sent = await replaceAndSend(tenant, identity, sender, context, 'registered');
+      if (sent === 'no-user' || sent.userId === undefined) {
         if (tenant.settings.concealUserExistence) return decoy(tenant, identity, sender, context);
         throw errors.userNotFound();
       }
-      return { ...(await replaceAndSend(tenant, identity, sender, context, userId)), userId };
+      return { ...sent, userId: sent.userId };
     },
 
     /**
@@ -400,7 +518,9 @@ export const createEngine = (deps: EngineDeps) => {
      * user, if any, is looked up now; an unknown one is created by verify under the 'create' policy.
      */
     async start(tenant: Tenant, identity: Identity, sender: Sender, context: SendContext = {}): Promise<Issued> {
-      return replaceAndSend(tenant, identity, sender, context, await deps.identities.findUserId(tenant, identity));
+      const sent = await replaceAndSend(tenant, identity, sender, context, 'anyone');
+      if (sent === 'no-user') throw errors.userNotFound(); // not reached: anyone may be sent a code here
+      return sent;
     },
 
     /**
@@ -408,7 +528,7 @@ export const createEngine = (deps: EngineDeps) => {
      * cancel): from then on it verifies nowhere, in no style. The send history stays.
      */
     async cancel(tenant: TenantRef, identity: Identity, challengeId: string): Promise<void> {
-      await deps.identities.withdrawCode(tenant, identity, challengeId, undefined);
+      await deps.identities.withdrawCode(tenant, identity, challengeId, undefined, KEEP_COOLDOWN);
     },
 
     /**
@@ -465,23 +585,33 @@ export const createEngine = (deps: EngineDeps) => {
 
         let outcome;
         let createdUserId: string | undefined;
+        const alongside = (userId: string | undefined) => options.alongside?.(userId) ?? [];
         if (policy === 'ignore') {
-          outcome = await deps.identities.consume(tenant, identity, code, limits, at, { kind: 'none' });
+          outcome = await deps.identities.consume(tenant, identity, code, limits, at, { kind: 'none' }, alongside(undefined));
+        } else if (code.userId !== undefined && code.ownerVerified === true) {
+          // The code's owner is registered for as long as the code is pending: the code's item alone (with the session, if any).
+          outcome = await deps.identities.consume(tenant, identity, code, limits, at, { kind: 'code-owner', userId: code.userId }, alongside(code.userId));
+          knownUserId = code.userId;
         } else {
-          const userId = code.userId ?? knownUserId ?? (await deps.identities.findUserId(tenant, identity));
+          // A code sent before the address had a user, or to one not yet verified: checked (and marked verified) in the same transaction.
+          const userId = knownUserId ?? code.userId ?? (await deps.identities.findUserId(tenant, identity));
           if (userId !== undefined) {
-            outcome = await deps.identities.consume(tenant, identity, code, limits, at, { kind: 'user', userId });
+            outcome = await deps.identities.consume(tenant, identity, code, limits, at, { kind: 'user', userId }, alongside(userId));
             knownUserId = userId;
           } else if (policy === 'reject') {
             metrics.verification(tenant, code.channel, 'unknown_user');
             throw errors.userNotFound();
           } else {
             const user: UserRecord = { userId: newId(), ...userFields(identity), createdAt: new Date(at).toISOString() };
-            outcome = await deps.identities.consume(tenant, identity, code, limits, at, { kind: 'create', user });
+            outcome = await deps.identities.consume(tenant, identity, code, limits, at, { kind: 'create', user }, alongside(user.userId));
             createdUserId = user.userId;
           }
         }
-        if (outcome === 'raced') continue; // the next round sees who won: a used code reads as no pending code
+        // The next round sees who won (a used code reads as no pending code) or that the owner was removed.
+        if (outcome === 'raced') {
+          knownUserId = undefined;
+          continue;
+        }
         if (outcome === 'no-user') {
           metrics.verification(tenant, code.channel, 'unknown_user');
           throw errors.userNotFound();
@@ -495,7 +625,7 @@ export const createEngine = (deps: EngineDeps) => {
         metrics.verification(tenant, code.channel, 'success');
         return { userId: createdUserId ?? knownUserId ?? code.userId, challengeId: code.challengeId };
       }
-      throw errors.timeout();
+      throw errors.serviceUnavailable(1);
     },
   };
 };

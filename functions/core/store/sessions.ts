@@ -1,6 +1,6 @@
 import { ConditionalCheckFailedException, TransactionCanceledException, TransactionConflictException } from '@aws-sdk/client-dynamodb';
 import { GetCommand, PutCommand, TransactWriteCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { tenantPrefix } from '#core/store/dynamo';
+import { conflicted, tenantPrefix } from '#core/store/dynamo';
 import type { TenantRef } from '#core/store/repository';
 
 /**
@@ -50,9 +50,7 @@ export type RotationOutcome = 'rotated' | 'raced' | 'revoked';
 /** Tries of a write that met a transaction in progress on its item (DynamoDB answers TransactionConflict then, and the SDK does not retry it). */
 const CONFLICT_TRIES = 5;
 const pause = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-const isConflict = (error: unknown) =>
-  error instanceof TransactionConflictException ||
-  (error instanceof TransactionCanceledException && (error.CancellationReasons ?? []).some((r) => r.Code === 'TransactionConflict'));
+const isConflict = (error: unknown) => error instanceof TransactionConflictException || conflicted(error);
 
 /** Runs a write again while it conflicts with a transaction on the same items; the rounds after the first see who won. */
 const retryingConflicts = async <T>(write: () => Promise<T>): Promise<T> => {
@@ -74,16 +72,21 @@ const userPartition = (t: TenantRef, userId: string) => `${tenantPrefix(t)}#USER
 const familyKey = (t: TenantRef, userId: string, familyId: string) => ({ pk: userPartition(t, userId), sk: `FAMILY#${familyId}` });
 const userSessionsKey = (t: TenantRef, userId: string) => ({ pk: userPartition(t, userId), sk: 'SESSIONS' });
 
+const refreshTokenPut = (tableName: string, tenant: TenantRef, tokenHash: string, record: RefreshTokenRecord) => ({
+  TableName: tableName,
+  Item: { ...refreshTokenKey(tenant, tokenHash), ...record, ttl: ttlFor(record.expiresAt) },
+  ConditionExpression: 'attribute_not_exists(pk)',
+});
+
 export const createSessionStore = (doc: DynamoDBDocumentClient, tableName: string) => ({
   /** A new refresh token; the condition only guards against the (2^-256) chance of a hash already in use. */
   async putRefreshToken(tenant: TenantRef, tokenHash: string, record: RefreshTokenRecord): Promise<void> {
-    await doc.send(
-      new PutCommand({
-        TableName: tableName,
-        Item: { ...refreshTokenKey(tenant, tokenHash), ...record, ttl: ttlFor(record.expiresAt) },
-        ConditionExpression: 'attribute_not_exists(pk)',
-      }),
-    );
+    await doc.send(new PutCommand(refreshTokenPut(tableName, tenant, tokenHash, record)));
+  },
+
+  /** The same write, to go in another store's transaction (a verify starts its session in the write that uses up the code). */
+  refreshTokenWrite(tenant: TenantRef, tokenHash: string, record: RefreshTokenRecord): { Put: ReturnType<typeof refreshTokenPut> } {
+    return { Put: refreshTokenPut(tableName, tenant, tokenHash, record) };
   },
 
   async findRefreshToken(tenant: TenantRef, tokenHash: string): Promise<RefreshTokenRecord | undefined> {

@@ -139,6 +139,7 @@ export const TWILIO_ERRORS: Readonly<Record<string, TwilioCode>> = {
   otp_expired: { code: 20404, status: 404 },
   delivery_failed: { code: 20503, status: 503 },
   timeout: { code: 20503, status: 503 },
+  service_unavailable: { code: 20503, status: 503, message: 'Service Unavailable' },
   internal_error: { code: 20500, status: 500, message: 'Internal Server Error' },
 };
 

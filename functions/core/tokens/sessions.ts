@@ -59,11 +59,11 @@ export const createSessions = (deps: SessionDeps) => {
   const familyEnd = (tenant: Tenant, record: Pick<RefreshTokenRecord, 'familyCreatedAt' | 'familyExpiresAt'>) =>
     record.familyExpiresAt ?? record.familyCreatedAt + tenant.settings.sessionMaxLifetimeSeconds * 1000;
 
-  const issue = async (tenant: Tenant, base: Omit<RefreshTokenRecord, 'createdAt' | 'expiresAt' | 'rotatedAt'>, at: number): Promise<Session> => {
-    const refreshToken = `${TOKEN_PREFIX}${random(32).toString('base64url')}`;
-    // No refresh token outlives its session (ASVS 5 7.3.2): the last one of a session is shorter.
-    const expiresAt = Math.min(at + tenant.settings.refreshTokenTtlSeconds * 1000, familyEnd(tenant, base));
-    await deps.store.putRefreshToken(tenant, hashRefreshToken(refreshToken), { ...base, createdAt: at, expiresAt });
+  /** No refresh token outlives its session (ASVS 5 7.3.2): the last one of a session is shorter. */
+  const expiryOf = (tenant: Tenant, base: Pick<RefreshTokenRecord, 'familyCreatedAt' | 'familyExpiresAt'>, at: number) =>
+    Math.min(at + tenant.settings.refreshTokenTtlSeconds * 1000, familyEnd(tenant, base));
+
+  const sessionOf = (base: Omit<RefreshTokenRecord, 'createdAt' | 'expiresAt' | 'rotatedAt'>, refreshToken: string, expiresAt: number, at: number): Session => {
     return {
       userId: base.userId,
       sessionId: base.familyId,
@@ -72,6 +72,13 @@ export const createSessions = (deps: SessionDeps) => {
       claims: base.claims,
       accessTtlSeconds: base.accessTtlSeconds,
     };
+  };
+
+  const issue = async (tenant: Tenant, base: Omit<RefreshTokenRecord, 'createdAt' | 'expiresAt' | 'rotatedAt'>, at: number): Promise<Session> => {
+    const refreshToken = `${TOKEN_PREFIX}${random(32).toString('base64url')}`;
+    const expiresAt = expiryOf(tenant, base, at);
+    await deps.store.putRefreshToken(tenant, hashRefreshToken(refreshToken), { ...base, createdAt: at, expiresAt });
+    return sessionOf(base, refreshToken, expiresAt, at);
   };
 
   const revokeForReuse = async (tenant: Tenant, record: RefreshTokenRecord, at: number) => {
@@ -85,6 +92,21 @@ export const createSessions = (deps: SessionDeps) => {
       const at = now();
       const familyExpiresAt = at + tenant.settings.sessionMaxLifetimeSeconds * 1000;
       return issue(tenant, { userId, familyId: randomUUID(), familyCreatedAt: at, familyExpiresAt, claims: grant.claims, accessTtlSeconds: grant.accessTtlSeconds }, at);
+    },
+
+    /**
+     * A session that starts in someone else's write: the refresh token's item, for the transaction
+     * that uses up the code, so a code is never used without its session existing (and the other
+     * way round), whatever fails in between.
+     */
+    prepare(tenant: Tenant, userId: string, grant: SessionGrant): { readonly session: Session; readonly write: ReturnType<SessionStore['refreshTokenWrite']> } {
+      const at = now();
+      const familyExpiresAt = at + tenant.settings.sessionMaxLifetimeSeconds * 1000;
+      const base = { userId, familyId: randomUUID(), familyCreatedAt: at, familyExpiresAt, claims: grant.claims, accessTtlSeconds: grant.accessTtlSeconds };
+      const refreshToken = `${TOKEN_PREFIX}${random(32).toString('base64url')}`;
+      const expiresAt = expiryOf(tenant, base, at);
+      const write = deps.store.refreshTokenWrite(tenant, hashRefreshToken(refreshToken), { ...base, createdAt: at, expiresAt });
+      return { session: sessionOf(base, refreshToken, expiresAt, at), write };
     },
 
     /**

@@ -60,8 +60,10 @@ export const issueSessionTokens = async (
 /**
  * Verifies a code and issues the access and refresh tokens, in the one order that is safe: the
  * signing key is loaded before the code is consumed, so a key that cannot be loaded never costs
- * the user their code. Every style that returns a token goes through here, so they all issue the
- * same tokens. Starting the session costs one DynamoDB write (its first refresh token).
+ * the user their code, and the session (its first refresh token) is written in the same
+ * transaction that uses up the code, so a used code always has its session and nothing else can
+ * fail between them. Every style that returns a token goes through here, so they all issue the
+ * same tokens.
  */
 export const verifyAndIssue = async (
   deps: TokenDeps,
@@ -72,9 +74,19 @@ export const verifyAndIssue = async (
   options: { readonly claims: Record<string, string>; readonly ttlSeconds: number; readonly verify?: VerifyOptions },
 ): Promise<IssuedToken> => {
   const key = await deps.signingKey(tenant);
-  const { userId } = await deps.engine.verify(tenant, identity, code, options.verify);
+  const grant = { claims: options.claims, accessTtlSeconds: options.ttlSeconds };
+  // The session of the write that used the code (a verify may write in several rounds; only the last one lands).
+  let session: Session | undefined;
+  const { userId } = await deps.engine.verify(tenant, identity, code, {
+    ...options.verify,
+    alongside: (owner) => {
+      if (owner === undefined) return [];
+      const prepared = deps.sessions.prepare(tenant, owner, grant);
+      session = prepared.session;
+      return [prepared.write];
+    },
+  });
   // Token styles verify under 'reject' or 'create', which always name a user.
-  if (userId === undefined) throw errors.userNotFound();
-  const session = await deps.sessions.start(tenant, userId, { claims: options.claims, accessTtlSeconds: options.ttlSeconds });
+  if (userId === undefined || session === undefined || session.userId !== userId) throw errors.userNotFound();
   return issueSessionTokens(deps, event, tenant, key, session);
 };

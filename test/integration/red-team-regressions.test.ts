@@ -139,6 +139,8 @@ describe('finding 2: requests that are refused or send nothing do not spend the 
     const h = clocked();
     const victim = uniqueIndianMobile();
     expect((await post(h.signup, { mobile: victim })).status).toBe(201);
+    // A verified user: a repeated signup is user_exists (one never verified would get a new code).
+    expect((await post(h.verify, { mobile: victim, otp_code: await latestCode(`+91${victim}`) })).status).toBe(200);
     h.advance(31_000);
     const refused = await Promise.all(Array.from({ length: 5 }, () => post(h.signup, { mobile: victim })));
     expect(refused.map((r) => r.body.error.code)).toEqual(Array(5).fill('user_exists'));

@@ -147,10 +147,11 @@ export class Monitoring extends Construct {
       props.table.metric('WriteThrottleEvents', { statistic: 'Sum', period: FIVE_MINUTES }),
     ]);
     const caps = ['perHour', 'perDay', 'perCountryPerHour'];
-    const spendCap = sum(
-      'Spend caps reached (SMS, WhatsApp)',
-      ['sms', 'whatsapp'].flatMap((channel) => caps.map((cap) => otp(METRIC.spendCapReached, { channel, cap }))),
-    );
+    const spendCap = sum('Spend caps reached (SMS, WhatsApp, email)', [
+      ...['sms', 'whatsapp'].flatMap((channel) => caps.map((cap) => otp(METRIC.spendCapReached, { channel, cap }))),
+      // Email has no per-country cap.
+      ...['perHour', 'perDay'].map((cap) => otp(METRIC.spendCapReached, { channel: 'email', cap })),
+    ]);
     const HOUR = Duration.hours(1);
     const smsConversion = new MathExpression({
       // FILL: an hour with no verification at all is the clearest pumping signal, not a gap.
@@ -194,7 +195,7 @@ export class Monitoring extends Construct {
       deliveryFailures: alarm('DeliveryFailureRate', deliveryFailures, t.deliveryFailurePercent, `${t.deliveryFailurePercent}% or more of code deliveries failed at the provider (Twilio, SES) in 15 minutes. Logs: "code delivery failed" with the provider's error code.`),
       lambdaThrottles,
       tableThrottles: alarm('DynamoDbThrottles', tableThrottles, 1, 'DynamoDB throttled requests: a hot item or partition (an identifier, a spend-cap shard, an IP counter). See SCALING.md.'),
-      spendCap: alarm('SpendCapReached', spendCap, 1, 'A project reached its SMS or WhatsApp spend cap; its sends are refused (429 budget_exceeded) until the window ends. A surprise here is usually SMS pumping.'),
+      spendCap: alarm('SpendCapReached', spendCap, 1, 'A project reached its SMS, WhatsApp or email spend cap; its sends are refused (429 budget_exceeded) until the window ends. A surprise here is usually SMS pumping.'),
       smsConversion: alarm('SmsConversionCollapse', smsConversion, t.smsConversionPercent, `Fewer than ${t.smsConversionPercent}% of SMS codes delivered in the last hour were verified (with at least ${t.minSmsSends} sent): the signature of SMS pumping. Check LimitHits and the per-project CodeSends; tighten allowedCountries and the spend caps.`, { below: true }),
     };
 

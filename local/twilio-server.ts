@@ -55,13 +55,19 @@ const parseVariables = (raw: string | null): Record<string, string> | undefined 
   }
 };
 
-/** Twilio's documented test numbers and the errors it returns for them. */
+/**
+ * Recipients the local endpoint refuses, with the errors Twilio returns for such numbers: +1 202
+ * 555 01NN, where NN is the last digits of Twilio's own magic test numbers (+1 500 555 00NN).
+ * Twilio's own ones cannot be used here: libphonenumber types +1 500 numbers as personal numbers,
+ * which otpgate refuses before sending. 555-0100 to 555-0199 are reserved for fiction in every
+ * North American area code, so these are valid mobile-capable numbers that reach nobody.
+ */
 export const FAILING_NUMBERS: Readonly<Record<string, { code: number; message: string }>> = {
-  '+15005550001': { code: 21211, message: "The 'To' number +15005550001 is not a valid phone number." },
-  '+15005550002': { code: 21612, message: "The 'To' phone number is not currently reachable via SMS." },
-  '+15005550003': { code: 21408, message: 'Permission to send an SMS has not been enabled for the region indicated by the To number.' },
-  '+15005550004': { code: 21610, message: "Attempt to send to unsubscribed recipient" },
-  '+15005550009': { code: 21614, message: "'To' number is not a valid mobile number" },
+  '+12025550101': { code: 21211, message: "The 'To' number +12025550101 is not a valid phone number." },
+  '+12025550102': { code: 21612, message: "The 'To' phone number is not currently reachable via SMS." },
+  '+12025550103': { code: 21408, message: 'Permission to send an SMS has not been enabled for the region indicated by the To number.' },
+  '+12025550104': { code: 21610, message: "Attempt to send to unsubscribed recipient" },
+  '+12025550109': { code: 21614, message: "'To' number is not a valid mobile number" },
 };
 
 const send = (res: ServerResponse, status: number, body: unknown) => {

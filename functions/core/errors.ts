@@ -8,7 +8,15 @@ export interface ApiErrorOptions {
   /** Response headers that belong to the error, e.g. Retry-After on a 429. */
   headers?: Record<string, string>;
   cause?: unknown;
+  /** Which limit refused the request, where one error code covers several; never shown to clients. */
+  limit?: RefusingLimit;
 }
+
+/**
+ * The limits that share the code too_many_requests, told apart for adapters that answer them
+ * differently (Twilio Verify: 60203 for the identifier's sends, 20429 for the per-IP limit).
+ */
+export type RefusingLimit = 'identifier_sends' | 'ip_sends';
 
 export class ApiError extends Error {
   readonly status: number;
@@ -16,6 +24,7 @@ export class ApiError extends Error {
   readonly field: string | undefined;
   readonly details: Record<string, string | number | boolean>;
   readonly headers: Record<string, string>;
+  readonly limit: RefusingLimit | undefined;
 
   constructor(status: number, code: string, message: string, options: ApiErrorOptions = {}) {
     super(message, { cause: options.cause });
@@ -25,6 +34,7 @@ export class ApiError extends Error {
     this.field = options.field;
     this.details = options.details ?? {};
     this.headers = options.headers ?? {};
+    this.limit = options.limit;
   }
 
   toBody(): { error: Record<string, string | number | boolean> } {
@@ -39,8 +49,9 @@ export class ApiError extends Error {
   }
 }
 
-const limited = (code: string, message: string, retryAfterSeconds: number | undefined) =>
+const limited = (code: string, message: string, retryAfterSeconds: number | undefined, limit?: RefusingLimit) =>
   new ApiError(429, code, message, {
+    ...(limit === undefined ? {} : { limit }),
     ...(retryAfterSeconds === undefined
       ? {}
       : { headers: { 'retry-after': String(Math.max(1, Math.ceil(retryAfterSeconds))) }, details: { retry_after: Math.max(1, Math.ceil(retryAfterSeconds)) } }),
@@ -72,8 +83,10 @@ export const errors = {
   /** Seconds are whole and at least 1, as Retry-After wants them. */
   resendTooSoon: (retryAfterSeconds: number) =>
     limited('resend_too_soon', 'A code was sent to this address moments ago; wait before asking for another.', retryAfterSeconds),
-  tooManyRequests: (retryAfterSeconds: number, what = 'codes for this address') =>
-    limited('too_many_requests', `Too many ${what}; try again later.`, retryAfterSeconds),
+  /** The identifier's send windows by default; the per-IP limit passes its own `what` and `ip_sends`. */
+  tooManyRequests: (retryAfterSeconds: number, what = 'codes for this address', limit: RefusingLimit = 'identifier_sends') =>
+    limited('too_many_requests', `Too many ${what}; try again later.`, retryAfterSeconds, limit),
+
   tooManyFailures: (retryAfterSeconds: number | undefined) =>
     limited('too_many_failures', 'Too many wrong codes for this address; verification is locked for now.', retryAfterSeconds),
   budgetExceeded: (retryAfterSeconds: number) =>

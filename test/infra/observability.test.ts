@@ -136,12 +136,13 @@ describe('alarms', () => {
     expect(table.Threshold).toBe(1);
   });
 
-  test('spend cap: any SpendCapReached for SMS or WhatsApp', () => {
+  test('spend cap: any SpendCapReached for SMS, WhatsApp or email', () => {
     const alarm = alarmNamed(template, 'SpendCapReached');
     const stats = metricsOf(alarm);
     expect(stats.every((m) => m.Metric.MetricName === METRIC.spendCapReached)).toBe(true);
-    expect(new Set(stats.map((m) => dimensions(m).channel))).toEqual(new Set(['sms', 'whatsapp']));
+    expect(new Set(stats.map((m) => dimensions(m).channel))).toEqual(new Set(['sms', 'whatsapp', 'email']));
     expect(new Set(stats.map((m) => dimensions(m).cap))).toEqual(new Set(['perHour', 'perDay', 'perCountryPerHour']));
+    expect(new Set(stats.filter((m) => dimensions(m).channel === 'email').map((m) => dimensions(m).cap))).toEqual(new Set(['perHour', 'perDay']));
     expect(alarm).toMatchObject({ Threshold: 1, ComparisonOperator: 'GreaterThanOrEqualToThreshold' });
   });
 

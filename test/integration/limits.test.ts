@@ -1,3 +1,6 @@
+import { randomBytes } from 'node:crypto';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DeleteCommand, DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { jest } from '@jest/globals';
 import { createEngine } from '#core/otp/engine';
 import { phoneIdentity } from '#core/otp/identity';
@@ -7,8 +10,11 @@ import { makeHandler as makeLogin } from '../../functions/mobile-otp-login';
 import { makeHandler as makeVerify } from '../../functions/mobile-otp-verify';
 import { handler as emailSignup } from '../../functions/email-otp-signup';
 import { handler as emailLogin } from '../../functions/email-otp-login';
+import { handler as emailVerify } from '../../functions/email-otp-verify';
 import { call, event, inbox, latestCode, newTenant, uniqueEmail, uniqueIndianMobile, uniqueUsMobile, type Handler, type TestTenant } from '../support/harness';
 import { twilioSmsSender } from '#core/delivery/twilio-sms';
+import { defaultSesSender } from '#core/delivery/ses-email';
+import { emailOtpStart } from '#core/styles/mobile-email';
 
 /**
  * Every abuse limit against DynamoDB Local, through the real handlers, most of them under
@@ -213,6 +219,30 @@ describe('failed verifications per identifier', () => {
     expect((await post(h.verify, { mobile, otp_code: await latestCode(`+91${mobile}`) })).status).toBe(200);
   });
 
+  test('the lock outlives the idle spell that sweeps ordinary items: three days on, after a TTL sweep, still locked (red-team finding 3)', async () => {
+    const tenant = await newTenant({ settings: { maxConsecutiveFailures: 3 } });
+    const post = poster(tenant);
+    const h = clocked();
+    const mobile = uniqueIndianMobile();
+    await post(h.signup, { mobile });
+    for (let i = 0; i < 3; i += 1) {
+      if (i > 0) expect((await post(h.login, { mobile })).status).toBe(200);
+      const wrong = String((Number(await latestCode(`+91${mobile}`)) + 1) % 1_000_000).padStart(6, '0');
+      expect((await post(h.verify, { mobile, otp_code: wrong })).status).toBe(401);
+    }
+    // Three idle days, then what DynamoDB's TTL sweep would do: delete every item of the project whose ttl has passed.
+    h.advance(3 * 24 * HOUR);
+    const sweepAt = Math.floor((Date.now() + 3 * 24 * HOUR) / 1000);
+    const doc = DynamoDBDocumentClient.from(new DynamoDBClient({}));
+    const { Items = [] } = await doc.send(new ScanCommand({ TableName: runtime().config.tableName }));
+    const swept = Items.filter((i) => String(i.pk).includes(tenant.projectId) && typeof i.ttl === 'number' && i.ttl <= sweepAt);
+    for (const item of swept) await doc.send(new DeleteCommand({ TableName: runtime().config.tableName, Key: { pk: item.pk, sk: item.sk } }));
+    expect(swept.length).toBeGreaterThan(0); // the sweep did take something (the IP and spend counters, at least)
+    const afterSweep = await post(h.login, { mobile });
+    expect(afterSweep.status).toBe(429);
+    expect(afterSweep.body.error.code).toBe('too_many_failures');
+  });
+
   test('a success clears the failure count', async () => {
     const tenant = await newTenant({ settings: { failedVerificationsPerIdentifierPerHour: 4 } });
     const post = poster(tenant);
@@ -259,6 +289,24 @@ describe('project spend caps', () => {
     expect(metric).toMatchObject({ projectId: tenant.projectId, cap: 'perHour', _aws: { CloudWatchMetrics: [{ Namespace: 'otpgate', Metrics: [{ Name: 'SpendCapReached' }] }] } });
   });
 
+  test.each([
+    ['tightened', 500, 2],
+    ['loosened', 1, 500],
+  ])('a per-country cap %s mid-day does not let the day go past smsPerDay (red-team finding 4)', async (_name, before, after) => {
+    const counters = runtime().counters;
+    const projectId = `t-${randomBytes(6).toString('hex')}`;
+    const at = Date.UTC(2031, 1, 3, 9, 0, 0);
+    // Each send to its own country, so the per-country cap never binds by itself.
+    const takeMany = async (perCountryPerHour: number, n: number, hour: number) => {
+      let ok = 0;
+      for (let i = 0; i < n; i += 1) if ((await counters.takeSpend(projectId, 'sms', `C${i}`, { perHour: 1_000_000, perDay: 80, perCountryPerHour }, at + hour * HOUR + i)).ok) ok += 1;
+      return ok;
+    };
+    const first = await takeMany(before, 90, 0);
+    expect(first).toBeGreaterThan(0);
+    expect(first + (await takeMany(after, 100, 1))).toBeLessThanOrEqual(80);
+  });
+
   test('a per-country cap stops one country and not another', async () => {
     const tenant = await newTenant({ settings: { sendsPerCountryPerHour: 2, allowedCountries: ['IN', 'US'] } });
     const post = poster(tenant);
@@ -274,6 +322,41 @@ describe('project spend caps', () => {
     const post = poster(tenant);
     expect((await post(emailSignup, { email: uniqueEmail() })).status).toBe(201);
     expect((await post(emailSignup, { email: uniqueEmail() })).status).toBe(201);
+  });
+
+  test('30 parallel email signups against emailPerHour 8 send exactly 8; the rest are 429 budget_exceeded with a metric; SMS is not held by it', async () => {
+    const tenant = await newTenant({ settings: { emailPerHour: 8 } });
+    const rt = runtime();
+    const seen: string[] = [];
+    const metrics = { ...rt.metrics, spendCapReached: (_t: unknown, channel: string, cap: string) => void seen.push(`${channel} ${cap}`) };
+    const engine = createEngine({ identities: rt.identities, counters: rt.counters, pepper: rt.pepper, metrics });
+    const signup = emailOtpStart('signup', { ...rt, engine, sender: defaultSesSender(rt.config) });
+    const post = poster(tenant);
+    const emails = Array.from({ length: 30 }, () => uniqueEmail());
+    const results = await Promise.all(emails.map((email) => post(signup, { email })));
+    expect(results.filter((r) => r.status === 201)).toHaveLength(8);
+    const refused = results.filter((r) => r.status === 429);
+    expect(refused).toHaveLength(22);
+    expect(refused.every((r) => r.body.error.code === 'budget_exceeded' && Number(r.headers['retry-after']) <= 3600)).toBe(true);
+    expect((await Promise.all(emails.map(async (e) => (await inbox(e)).length))).reduce((a, b) => a + b, 0)).toBe(8);
+    expect(seen).toContain('email perHour');
+    expect((await post(clocked().signup, { mobile: uniqueIndianMobile() })).status).toBe(201);
+  });
+
+  test('emailPerDay holds across hours', async () => {
+    const tenant = await newTenant({ settings: { emailPerDay: 3 } });
+    const rt = runtime();
+    // Noon UTC today, then an hour later: the same UTC day, another hour.
+    const noon = Date.now() - (Date.now() % 86_400_000) + 12 * 3_600_000;
+    let at = noon;
+    const engine = createEngine({ identities: rt.identities, counters: rt.counters, pepper: rt.pepper, now: () => at });
+    const signup = emailOtpStart('signup', { ...rt, engine, sender: defaultSesSender(rt.config) });
+    const post = poster(tenant);
+    const statuses = [];
+    for (let i = 0; i < 3; i += 1) statuses.push((await post(signup, { email: uniqueEmail() })).status);
+    at = noon + 3_600_000;
+    statuses.push((await post(signup, { email: uniqueEmail() })).status);
+    expect(statuses).toEqual([201, 201, 201, 429]);
   });
 });
 
@@ -293,6 +376,17 @@ describe('countries and number types', () => {
     expect(res.status).toBe(400);
     expect(res.body.error.code).toBe('invalid_mobile');
     expect(await inbox('+19005551234')).toHaveLength(0);
+  });
+
+  test('UK 070 personal numbers and VoIP numbers (SMS-pumping targets) are refused before anything is sent', async () => {
+    const tenant = await newTenant({ settings: { allowedCountries: ['GB', 'FR'], defaultCountryCode: '+44' } });
+    const h = clocked();
+    // libphonenumber-js: +44 70 is PERSONAL_NUMBER, +44 56 and +33 9 are VOIP.
+    for (const mobile of ['+447012345678', '+445612345678', '+33912345678']) {
+      const res = await poster(tenant)(h.signup, { mobile });
+      expect({ mobile, status: res.status, code: res.body.error?.code }).toEqual({ mobile, status: 400, code: 'invalid_mobile' });
+      expect(await inbox(mobile)).toHaveLength(0);
+    }
   });
 });
 
@@ -354,5 +448,61 @@ describe('concealing whether a user exists', () => {
     const tenant = await newTenant();
     const post = poster(tenant);
     expect((await post(emailLogin, { email: uniqueEmail() })).status).toBe(404);
+  });
+});
+
+describe('Gmail aliases', () => {
+  /** One Gmail inbox written eight ways: "+tags", dots, googlemail.com. */
+  const gmailForms = (user: string) =>
+    Array.from({ length: 8 }, (_, i) => (i % 2 === 0 ? `${user}+${i}@gmail.com` : `${user.slice(0, 3)}.${user.slice(3)}+${i}@googlemail.com`));
+
+  test('every form of one Gmail inbox is one user with one send budget, and each code goes to the form typed', async () => {
+    const tenant = await newTenant({ limits: 'defaults', settings: { sendsPerIpPerHour: 0, resendCooldownSeconds: 0 } });
+    const post = poster(tenant);
+    const user = `victim${randomBytes(4).toString('hex')}`;
+    const forms = gmailForms(user);
+    const signedUp = await post(emailSignup, { email: `${user}@gmail.com` });
+    expect(signedUp.status).toBe(201);
+    // Signing up again with an alias is signing up the same (not yet verified) user again: a new code, the same user_id.
+    const again = await post(emailSignup, { email: forms[1]! });
+    expect(again.status).toBe(201);
+    expect(again.body.user_id).toBe(signedUp.body.user_id);
+    const logins = [];
+    for (const email of forms) logins.push(await post(emailLogin, { email }));
+    // README: 5 codes per identifier per hour: the two signups' and three logins.
+    expect(logins.map((r) => r.status)).toEqual([200, 200, 200, 429, 429, 429, 429, 429]);
+    expect(logins[3]!.body.error.code).toBe('too_many_requests');
+    expect(new Set(logins.slice(0, 3).map((r) => r.body.user_id))).toEqual(new Set([signedUp.body.user_id]));
+    const delivered = await Promise.all([`${user}@gmail.com`, ...forms].map(async (f) => (await inbox(f)).length));
+    expect(delivered).toEqual([1, 1, 2, 1, 0, 0, 0, 0, 0]);
+    // The pending code is the inbox's: typed another way, it verifies as the same user.
+    const verified = await post(emailVerify, { email: `${user.toUpperCase()}@GoogleMail.com`, otp_code: await latestCode(forms[2]!) });
+    expect(verified.status).toBe(200);
+    expect(verified.body.user_id).toBe(signedUp.body.user_id);
+  });
+
+  test('a concealing project shows one pseudonym for every form of an unknown Gmail inbox, and signup keeps it', async () => {
+    const tenant = await newTenant({ settings: { concealUserExistence: true, resendCooldownSeconds: 0 } });
+    const post = poster(tenant);
+    const user = `victim${randomBytes(4).toString('hex')}`;
+    const [a, b] = gmailForms(user);
+    const first = await post(emailLogin, { email: a! });
+    const second = await post(emailLogin, { email: b! });
+    expect(first.status).toBe(200);
+    expect(second.body.user_id).toBe(first.body.user_id);
+    expect((await post(emailSignup, { email: `${user}@gmail.com` })).body.user_id).toBe(first.body.user_id);
+  });
+
+  test('other domains keep their "+tags" and dots: those may be separate mailboxes', async () => {
+    const tenant = await newTenant();
+    const post = poster(tenant);
+    const user = `ana${randomBytes(4).toString('hex')}`;
+    const ids = [];
+    for (const email of [`${user}@example.com`, `${user}+1@example.com`, `${user.slice(0, 2)}.${user.slice(2)}@example.com`]) {
+      const res = await post(emailSignup, { email });
+      expect(res.status).toBe(201);
+      ids.push(res.body.user_id);
+    }
+    expect(new Set(ids).size).toBe(3);
   });
 });

@@ -110,8 +110,8 @@ describe('every answer of the flows is as the document says', () => {
     expect((await post('mobile-otp-signup', '{"mobile":', appKey())).body.error.code).toBe('invalid_request');
     expect((await post('mobile-otp-signup', { mobile }, {})).body.error.code).toBe('missing_app_key');
     expect((await post('mobile-otp-signup', { mobile }, { 'APP-KEY': 'og_nope' })).body.error.code).toBe('invalid_app_key');
-    // Twilio's "invalid number" test number: the provider refuses it.
-    expect((await post('mobile-otp-signup', { country_code: '+1', mobile: '5005550001' })).body.error.code).toBe('delivery_failed');
+    // the local Twilio endpoint's "invalid number" (README: +1 202 555 01NN): the provider refuses it.
+    expect((await post('mobile-otp-signup', { country_code: '+1', mobile: '2025550101' })).body.error.code).toBe('delivery_failed');
   });
 
   test('email: signup, login, verify, login with otp_code, and a bad address', async () => {
@@ -226,9 +226,9 @@ describe('every answer of the flows is as the document says', () => {
       expect((await verify.create({ To: to, Channel: 'sms' }, auth, 'application/json')).body.code).toBe(60200);
       expect((await verify.create({ To: to, Channel: 'call' })).body.code).toBe(60223);
       expect((await verify.create({ To: 'not a number', Channel: 'sms' })).body.code).toBe(60200);
-      // Twilio's test numbers: a landline, and a region the account may not send to.
-      expect((await verify.create({ To: '+15005550009', Channel: 'sms' })).body).toMatchObject({ code: 60205, status: 400 });
-      expect((await verify.create({ To: '+15005550003', Channel: 'sms' })).body).toMatchObject({ code: 60605, status: 403 });
+      // The local endpoint's failing numbers (+1 202 555 01NN, see README): a landline, and a region the account may not send to.
+      expect((await verify.create({ To: '+12025550109', Channel: 'sms' })).body).toMatchObject({ code: 60205, status: 400 });
+      expect((await verify.create({ To: '+12025550103', Channel: 'sms' })).body).toMatchObject({ code: 60605, status: 403 });
       expect((await verify.check({ Code: '123456' })).body).toMatchObject({ code: 60200, status: 400 });
       expect((await verify.update(`VE${'0'.repeat(32)}`, { Status: 'pending' })).body.code).toBe(60200);
     });

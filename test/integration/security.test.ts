@@ -107,7 +107,7 @@ describe('codes', () => {
       const code = await latestCode(`+91${mobile}`);
       await post(verify, { mobile, otp_code: '000000' === code ? '111111' : '000000' });
       const ok = await post(verify, { mobile, otp_code: code });
-      await post(signup, { country_code: '+1', mobile: '5005550001' }); // delivery failure is logged
+      await post(signup, { country_code: '+1', mobile: '2025550101' }); // delivery failure is logged
       const text = lines.join('\n');
       for (const event of ['code sent', 'wrong code', 'code verified', 'code delivery failed']) expect(text).toContain(`"message":"${event}"`);
       expect(text).toContain(`"projectId":"${tenant.projectId}"`);
@@ -257,7 +257,7 @@ describe('tenant isolation', () => {
 
 describe('delivery failures', () => {
   test('an SMS the provider refuses is 502 delivery_failed and the signup can be retried', async () => {
-    const number = { country_code: '+1', mobile: '5005550001' }; // Twilio's "invalid number" test number
+    const number = { country_code: '+1', mobile: '2025550101' }; // the local Twilio endpoint's "invalid number" (README: +1 202 555 01NN)
     const first = await post(signup, number);
     expect(first.status).toBe(502);
     expect(first.body.error.code).toBe('delivery_failed');

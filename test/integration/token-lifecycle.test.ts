@@ -178,6 +178,46 @@ describe('refresh', () => {
     expect((await refreshWith(session.refresh_token, shortLived, at(3_590_000))).status).toBe(200);
   });
 
+  test('a session ends sessionMaxLifetimeSeconds after its sign-in however often it is refreshed; the last refresh token ends with it', async () => {
+    const DAY = 86_400_000;
+    // Refresh tokens of 30 days, sessions of 45: refreshed on days 10 and 35, the session still ends on day 45.
+    const capped = await newTenant({ settings: { refreshTokenTtlSeconds: 30 * 86_400, sessionMaxLifetimeSeconds: 45 * 86_400 } });
+    const rt = runtime();
+    const store = createSessionStore(DynamoDBDocumentClient.from(new DynamoDBClient({})), rt.config.tableName);
+    const started = Date.now();
+    const session = await signIn(capped);
+    const at = (offsetMs: number) => makeRefresh({ ...rt, publicBaseUrl: undefined, sessions: createSessions({ store, now: () => started + offsetMs }) });
+    const day10 = await refreshWith(session.refresh_token, capped, at(10 * DAY));
+    expect(day10.status).toBe(200);
+    expect(day10.body.refresh_expires_in).toBe(30 * 86_400);
+    const day35 = await refreshWith(day10.body.refresh_token, capped, at(35 * DAY));
+    expect(day35.status).toBe(200);
+    // 10 days left of the session (and the seconds the sign-in took after `started`), not 30.
+    expect(day35.body.refresh_expires_in).toBeGreaterThanOrEqual(10 * 86_400);
+    expect(day35.body.refresh_expires_in).toBeLessThan(10 * 86_400 + 600);
+    // Day 45 and ten minutes: the newest token is unused and 10 days old, but the session is over.
+    expectRefused(await refreshWith(day35.body.refresh_token, capped, at(45 * DAY + 600_000)));
+  });
+
+  test('refreshed every 29 days with the default settings, a session still ends 90 days after its sign-in (ASVS 5 7.3.2)', async () => {
+    const DAY = 86_400_000;
+    const rt = runtime();
+    const store = createSessionStore(DynamoDBDocumentClient.from(new DynamoDBClient({})), rt.config.tableName);
+    const started = Date.now();
+    const session = await signIn();
+    let token = session.refresh_token;
+    const statuses: number[] = [];
+    for (let i = 1; i <= 4; i += 1) {
+      const handler = makeRefresh({ ...rt, publicBaseUrl: undefined, sessions: createSessions({ store, now: () => started + i * 29 * DAY }) });
+      const res = await refreshWith(token, tenant, handler);
+      statuses.push(res.status);
+      if (res.status !== 200) break;
+      token = res.body.refresh_token;
+    }
+    // Days 29, 58 and 87 refresh; day 116 is past the 90-day end.
+    expect(statuses).toEqual([200, 200, 200, 401]);
+  });
+
   test('a signing key that cannot be loaded does not use up the refresh token', async () => {
     const session = await signIn();
     const rt = runtime();
@@ -209,6 +249,58 @@ describe('refresh', () => {
       out.mockRestore();
       err.mockRestore();
     }
+  });
+});
+
+describe('refresh racing logout', () => {
+  /**
+   * A refresh that has read its token and session (not revoked) and is about to rotate the token
+   * when a logout of that session finishes: the store's rotation is held until logout has answered.
+   */
+  const raceRefreshWithLogout = async (all: boolean) => {
+    const session = await signIn();
+    const rt = runtime();
+    const real = createSessionStore(DynamoDBDocumentClient.from(new DynamoDBClient({})), rt.config.tableName);
+    let logoutDone!: () => void;
+    const loggedOutSignal = new Promise<void>((resolve) => (logoutDone = resolve));
+    let reachedRotation!: () => void;
+    const atRotation = new Promise<void>((resolve) => (reachedRotation = resolve));
+    const store = {
+      ...real,
+      markRotated: async (...args: Parameters<typeof real.markRotated>) => {
+        reachedRotation();
+        await loggedOutSignal;
+        return real.markRotated(...args);
+      },
+    };
+    const racing = makeRefresh({ ...rt, publicBaseUrl: undefined, sessions: createSessions({ store }) });
+    const refreshing = refreshWith(session.refresh_token, tenant, racing);
+    await atRotation;
+    const loggedOut = await logoutWith(session.access_token, all ? { all: true } : {});
+    logoutDone();
+    return { session, loggedOut, refreshed: await refreshing };
+  };
+
+  test.each([
+    ['logout of this session', false],
+    ['logout everywhere', true],
+  ])('a refresh still in flight when %s returns answers 401 and mints no token', async (_name, all) => {
+    const { session, loggedOut, refreshed } = await raceRefreshWithLogout(all);
+    expect(loggedOut.status).toBe(200);
+    expectRefused(refreshed);
+    expect(refreshed.body.access_token).toBeUndefined();
+    // The presented token was not used up by the refused refresh, and still cannot refresh.
+    expectRefused(await refreshWith(session.refresh_token));
+  });
+
+  test('without a logout the same held refresh goes through: the hold alone changes nothing', async () => {
+    const session = await signIn();
+    const rt = runtime();
+    const real = createSessionStore(DynamoDBDocumentClient.from(new DynamoDBClient({})), rt.config.tableName);
+    const held = makeRefresh({ ...rt, publicBaseUrl: undefined, sessions: createSessions({ store: { ...real, markRotated: async (...args: Parameters<typeof real.markRotated>) => real.markRotated(...args) } }) });
+    const res = await refreshWith(session.refresh_token, tenant, held);
+    expect(res.status).toBe(200);
+    expect((await refreshWith(res.body.refresh_token)).status).toBe(200);
   });
 });
 

@@ -405,10 +405,10 @@ describe('every error, as the SDK reports it', () => {
 
   test("delivery: Twilio's invalid-number refusal is Verify's 60200; an unreachable number a retryable 503 (20503)", async () => {
     const anywhere = await verifyApp({ settings: { allowedCountries: ['*'] } });
-    await expectTwilioError(anywhere.verify.verifications.create({ to: '+15005550001', channel: 'sms' }), 400, 60200);
-    await expectTwilioError(anywhere.verify.verifications.create({ to: '+15005550002', channel: 'sms' }), 503, 20503);
+    await expectTwilioError(anywhere.verify.verifications.create({ to: '+12025550101', channel: 'sms' }), 400, 60200);
+    await expectTwilioError(anywhere.verify.verifications.create({ to: '+12025550102', channel: 'sms' }), 503, 20503);
     // The failed send left no verification behind: the number has none to check.
-    await expectTwilioError(anywhere.verify.verificationChecks.create({ to: '+15005550002', code: '123456' }), 404, 20404);
+    await expectTwilioError(anywhere.verify.verificationChecks.create({ to: '+12025550102', code: '123456' }), 404, 20404);
   });
 });
 

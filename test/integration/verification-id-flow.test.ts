@@ -332,7 +332,7 @@ describe('bad requests and failures, all in the envelope', () => {
   });
 
   test('a number Twilio refuses: 502 delivery_failed', async () => {
-    expectError(await sendCode('+1(500)555-0001'), 502, 'delivery_failed');
+    expectError(await sendCode('+1(202)555-0101'), 502, 'delivery_failed');
   });
 
   test('an unexpected failure is a bare 500 internal_error, and the code survives it', async () => {

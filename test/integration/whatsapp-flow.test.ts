@@ -264,7 +264,7 @@ describe('every error in the document shape', () => {
   });
 
   test('502 when Twilio refuses the number', async () => {
-    const res = await send({ name: 'Ana', mobileNumber: '5005550001', countryCode: '+1' });
+    const res = await send({ name: 'Ana', mobileNumber: '2025550101', countryCode: '+1' });
     expectSeedError(res, 502, 'Bad Gateway', somePath());
     expect(res.body).toMatchObject({ code: 'delivery_failed', message: 'The WhatsApp message could not be sent; try again later.' });
   });

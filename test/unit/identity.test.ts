@@ -1,4 +1,4 @@
-import { normaliseEmail, normalisePhone } from '#core/otp/identity';
+import { emailIdentity, emailKey, normaliseEmail, normalisePhone } from '#core/otp/identity';
 
 const policy = { defaultCountryCode: '+91', allowedCountries: ['*'] };
 const india = { e164: '+919876543211', nationalNumber: '9876543211', countryCallingCode: '+91', country: 'IN' };
@@ -58,8 +58,18 @@ describe('normalisePhone', () => {
   test.each([
     ['+19005551234', 'premium rate'],
     ['+18005551234', 'toll free'],
+    ['+447012345678', 'a UK 070 personal number, priced like premium rate'],
+    ['+15005550006', "Twilio's magic test number, a personal number too"],
+    ['+445612345678', 'a UK VoIP number'],
+    ['+33912345678', 'a French VoIP number'],
   ])('refuses %p (%s): no code can be sent there, and SMS pumping pays out there', (mobile) => {
     expect(() => normalisePhone({ mobile }, policy)).toThrow(apiError('invalid_mobile', 'mobile'));
+  });
+
+  test("the local Twilio endpoint's failing numbers (+1 202 555 01NN) pass every check, so its refusals can be reached", () => {
+    for (const mobile of ['+12025550101', '+12025550102', '+12025550103', '+12025550104', '+12025550109']) {
+      expect(normalisePhone({ mobile }, { defaultCountryCode: '+91', allowedCountries: ['US'] }).e164).toBe(mobile);
+    }
   });
 
   test('a listed test number is accepted as it is, even a fictional one no real check would pass', () => {
@@ -89,5 +99,23 @@ describe('normaliseEmail', () => {
     ['300 characters', `${'a'.repeat(288)}@example.com`],
   ])('rejects %s with invalid_email on field email', (_label, value) => {
     expect(() => normaliseEmail(value)).toThrow(apiError('invalid_email', 'email'));
+  });
+});
+
+describe('emailKey', () => {
+  test.each([
+    ['ana.maria+news@gmail.com', 'anamaria@gmail.com'],
+    ['a.n.a.maria@googlemail.com', 'anamaria@gmail.com'],
+    ['anamaria@gmail.com', 'anamaria@gmail.com'],
+    ['ana.maria+news@example.com', 'ana.maria+news@example.com'],
+    ['ana+x@gmail.com.evil.example', 'ana+x@gmail.com.evil.example'],
+    ['+only@gmail.com', '+only@gmail.com'],
+  ])('%p is keyed as %p', (address, key) => {
+    expect(emailKey(address)).toBe(key);
+  });
+
+  test('a Gmail alias keeps the typed address to deliver to; any other address is its own key', () => {
+    expect(emailIdentity('ana.maria+news@gmail.com')).toEqual({ kind: 'email', address: 'anamaria@gmail.com', deliverTo: 'ana.maria+news@gmail.com' });
+    expect(emailIdentity('ana@example.com')).toEqual({ kind: 'email', address: 'ana@example.com' });
   });
 });

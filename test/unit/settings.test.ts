@@ -49,6 +49,8 @@ describe('resolveSettings', () => {
       failedVerificationsPerIdentifierPerHour: 10,
       maxConsecutiveFailures: 100,
       concealUserExistence: false,
+      emailPerHour: 1000,
+      emailPerDay: 10_000,
     });
   });
 
@@ -88,6 +90,26 @@ describe('resolveSettings', () => {
     const settings = resolveSettings({ ...custom, [field]: bad }, '+91');
     // allowedCountries falls back to the main country of the project's own default code (+1 here).
     expect(settings).toMatchObject({ ...custom, [field]: field === 'allowedCountries' ? ['US'] : defaults[field] });
+  });
+});
+
+describe('testIdentifiers', () => {
+  test('a listed Gmail address is keyed like its users: every dotted and +tag form of it is the test identifier', () => {
+    const s = resolveSettings({ testIdentifiers: { 'qa.team+x@googlemail.com': '246810', 'qa.team+x@example.com': '135790' } }, '+91', 'development');
+    expect(s.testIdentifiers).toEqual({ 'qateam@gmail.com': '246810', 'qa.team+x@example.com': '135790' });
+  });
+});
+
+describe('sessionMaxLifetimeSeconds', () => {
+  test('90 days by default; unset, it follows a longer refreshTokenTtlSeconds; set, it is kept even below it', () => {
+    expect(resolveSettings(undefined, '+91').sessionMaxLifetimeSeconds).toBe(90 * 86_400);
+    expect(resolveSettings({ refreshTokenTtlSeconds: 180 * 86_400 }, '+91').sessionMaxLifetimeSeconds).toBe(180 * 86_400);
+    expect(resolveSettings({ refreshTokenTtlSeconds: 180 * 86_400, sessionMaxLifetimeSeconds: 7 * 86_400 }, '+91').sessionMaxLifetimeSeconds).toBe(7 * 86_400);
+  });
+
+  test.each([60, 366 * 86_400, 1.5])('%p is refused on write and ignored on read', (bad) => {
+    expect(() => parseSettingsInput({ sessionMaxLifetimeSeconds: bad })).toThrow(SettingsError);
+    expect(resolveSettings({ sessionMaxLifetimeSeconds: bad }, '+91').sessionMaxLifetimeSeconds).toBe(90 * 86_400);
   });
 });
 

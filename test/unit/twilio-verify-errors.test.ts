@@ -32,7 +32,7 @@ describe("otpgate's errors in Twilio's shape", () => {
     ['too many attempts', 429, 60202, errors.tooManyAttempts()],
     ['too many failures', 429, 60202, errors.tooManyFailures(60)],
     ["the identifier's send window", 429, 60203, errors.tooManyRequests(60)],
-    ['the per-IP limit', 429, 20429, errors.tooManyRequests(60, 'codes requested from this network')],
+    ['the per-IP limit', 429, 20429, errors.tooManyRequests(60, 'codes requested from this network', 'ip_sends')],
     ['resend too soon', 429, 20429, errors.resendTooSoon(20)],
     ['budget exceeded', 429, 20429, errors.budgetExceeded(600)],
     ['no pending code', 404, 20404, errors.noPendingOtp()],
@@ -68,6 +68,18 @@ describe("otpgate's errors in Twilio's shape", () => {
     }
   });
 
+  test("the identifier's send window (60203) and the per-IP limit (20429) are told apart by the limit the error names, not by its wording", () => {
+    const identifier = errors.tooManyRequests(60);
+    const perIp = errors.tooManyRequests(60, 'codes requested from this network', 'ip_sends');
+    expect([identifier.limit, perIp.limit]).toEqual(['identifier_sends', 'ip_sends']);
+    // The same code and the same words, different limits: different Twilio codes.
+    const reworded = (limit: 'identifier_sends' | 'ip_sends') => new ApiError(429, 'too_many_requests', 'Slow down.', { limit });
+    expect(twilioCodeFor(reworded('identifier_sends'))).toMatchObject({ code: 60203, status: 429 });
+    expect(twilioCodeFor(reworded('ip_sends'))).toMatchObject({ code: 20429, status: 429 });
+    // The limit stays inside: the client sees the code and the message only.
+    expect(JSON.stringify(perIp.toBody())).not.toContain('ip_sends');
+  });
+
   test('a parameter error names the parameter as Twilio does', () => {
     expect(render(errors.invalidRequest('To is required.', 'To')).body.message).toBe('Invalid parameter `To`: To is required.');
   });
@@ -96,7 +108,7 @@ describe("otpgate's errors in Twilio's shape", () => {
       errors.invalidRequest('x', 'To'),
       errors.countryNotAllowed(),
       errors.tooManyRequests(60),
-      errors.tooManyRequests(60, 'codes requested from this network'),
+      errors.tooManyRequests(60, 'codes requested from this network', 'ip_sends'),
       errors.tooManyFailures(60),
       errors.otpExpired(),
       refused(21211),

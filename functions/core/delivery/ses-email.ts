@@ -2,6 +2,7 @@ import { SendEmailCommand, SESv2Client } from '@aws-sdk/client-sesv2';
 import { deadlineClient } from '#core/aws-clients';
 import { requireValue, type Config } from '#core/config';
 import type { Sender } from '#core/otp/engine';
+import { deliveryAddress } from '#core/otp/identity';
 import { emailContent, emailFrom } from '#core/delivery/messages';
 import { traced } from '#core/observability/tracing';
 
@@ -13,7 +14,7 @@ export const sesEmailSender =
     await client.send(
       new SendEmailCommand({
         FromEmailAddress: emailFrom(message.settings, from),
-        Destination: { ToAddresses: [message.identity.address] },
+        Destination: { ToAddresses: [deliveryAddress(message.identity)] },
         Content: {
           Simple: {
             Subject: { Data: subject, Charset: 'UTF-8' },

@@ -140,7 +140,7 @@ export const coreTokenFields = {
   token_type: v.literal('bearer'),
   expires_in: v.pipe(integerSeconds, v.description("The access token's lifetime in seconds (the project's tokenTtlSeconds).")),
   refresh_token: v.pipe(v.string(), v.startsWith('ogr_'), v.description('Opaque; exchanged once at token/refresh for new tokens.')),
-  refresh_expires_in: v.pipe(integerSeconds, v.description("The refresh token's lifetime in seconds (the project's refreshTokenTtlSeconds).")),
+  refresh_expires_in: v.pipe(integerSeconds, v.description("The refresh token's lifetime in seconds (the project's refreshTokenTtlSeconds, less where the session's sessionMaxLifetimeSeconds ends sooner).")),
 };
 
 /** Groups of errors several routes share. */

@@ -7,7 +7,7 @@ import { ConfigError, errors } from '#core/errors';
 import { describeError, log, mask } from '#core/log';
 import { noMetrics, type OtpMetrics } from '#core/observability/metrics';
 import { codeMatches, generateCode, hashCode, secureRandomInt, type RandomInt } from '#core/otp/codes';
-import type { DeliveryChannel, Identity } from '#core/otp/identity';
+import { deliveryAddress, type DeliveryChannel, type Identity } from '#core/otp/identity';
 import type { CounterStore, SpendCaps } from '#core/store/counters';
 import {
   IdentityTakenError,
@@ -149,7 +149,7 @@ const where = (tenant: TenantRef, identity: Identity, channel?: DeliveryChannel)
 const binding = (tenant: TenantRef, identity: Identity, challengeId: string) =>
   [tenant.projectId, tenant.environment, identity.kind, identity.address, challengeId].join('\0');
 
-const userFields = (identity: Identity) => (identity.kind === 'phone' ? { mobile: identity.address } : { email: identity.address });
+const userFields = (identity: Identity) => (identity.kind === 'phone' ? { mobile: identity.address } : { email: deliveryAddress(identity) });
 
 
 
@@ -180,10 +180,11 @@ const windowWait = (times: readonly number[], limit: number, size: number, at: n
   return (inWindow[inWindow.length - limit]! + size - at) / 1000;
 };
 
-const capsFor = (channel: DeliveryChannel, s: ProjectSettings): SpendCaps | undefined => {
+const capsFor = (channel: DeliveryChannel, s: ProjectSettings): SpendCaps => {
   if (channel === 'sms') return { perHour: s.smsPerHour, perDay: s.smsPerDay, perCountryPerHour: s.sendsPerCountryPerHour };
   if (channel === 'whatsapp') return { perHour: s.whatsappPerHour, perDay: s.whatsappPerDay, perCountryPerHour: s.sendsPerCountryPerHour };
-  return undefined; // email costs next to nothing; SES's own sending quota applies
+  // Email costs next to nothing, but bounces and complaints from a flood of it cost the SES account its reputation (and a sandbox account has 200 a day).
+  return { perHour: s.emailPerHour, perDay: s.emailPerDay };
 };
 
 export const createEngine = (deps: EngineDeps) => {
@@ -250,15 +251,14 @@ export const createEngine = (deps: EngineDeps) => {
     if (!taken.ok) {
       log.warn('ip send limit reached', { projectId: tenant.projectId, environment: tenant.environment, limit });
       metrics.limitHit(tenant, 'ip_sends');
-      throw errors.tooManyRequests(taken.retryAfterMs / 1000, 'codes requested from this network');
+      throw errors.tooManyRequests(taken.retryAfterMs / 1000, 'codes requested from this network', 'ip_sends');
     }
     return taken.release;
   };
 
   const checkSpend = async (tenant: Tenant, identity: Identity, channel: DeliveryChannel, at: number): Promise<Release | undefined> => {
     const caps = capsFor(channel, tenant.settings);
-    if (caps === undefined) return undefined;
-    const country = parsePhoneNumberFromString(identity.address)?.country ?? 'ZZ';
+    const country = channel === 'email' ? 'ZZ' : (parsePhoneNumberFromString(identity.address)?.country ?? 'ZZ');
     const taken = await deps.counters.takeSpend(tenant.projectId, channel, country, caps, at);
     if (!taken.ok) {
       log.warn('spend cap reached', { projectId: tenant.projectId, environment: tenant.environment, channel, cap: taken.cap, country });

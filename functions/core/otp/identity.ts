@@ -10,16 +10,45 @@ export type DeliveryChannel = 'sms' | 'whatsapp' | 'email';
 
 /**
  * Who a code is for: the kind and the normalised address (E.164 or lower-cased email). Users,
- * pending codes and (later) limits are keyed by identity, so one phone number is one user across
- * every API style and channel of a project and environment.
+ * pending codes and limits are keyed by identity, so one phone number is one user across every
+ * API style and channel of a project and environment.
  */
 export interface Identity {
   readonly kind: IdentityKind;
+  /** The key: users, codes and limits are stored under it. */
   readonly address: string;
+  /** Where the message goes, when that is not the key: a Gmail address as the user typed it. */
+  readonly deliverTo?: string;
 }
 
 export const phoneIdentity = (e164: string): Identity => ({ kind: 'phone', address: e164 });
-export const emailIdentity = (address: string): Identity => ({ kind: 'email', address });
+
+const GMAIL_DOMAINS: ReadonlySet<string> = new Set(['gmail.com', 'googlemail.com']);
+
+/**
+ * The identity key of a (normalised) email address. Gmail ignores dots in the local part and
+ * everything from a "+", and googlemail.com is gmail.com, so every such form is one inbox: they
+ * get one key, one user and one set of limits (otherwise a.b+1@gmail.com, ab+2@gmail.com... each
+ * get their own send budget). Other domains keep their "+tags" and dots: whether they are aliases
+ * is the mail server's choice, and for many they are separate mailboxes.
+ */
+export const emailKey = (address: string): string => {
+  const at = address.lastIndexOf('@');
+  const domain = address.slice(at + 1);
+  if (at < 0 || !GMAIL_DOMAINS.has(domain)) return address;
+  const local = address.slice(0, at).split('+', 1)[0]!.replaceAll('.', '');
+  // A local part that is only dots or a tag is no Gmail account: it keeps its own key.
+  return local === '' ? address : `${local}@gmail.com`;
+};
+
+/** An email identity: keyed by emailKey, delivered to the address as given. */
+export const emailIdentity = (address: string): Identity => {
+  const key = emailKey(address);
+  return key === address ? { kind: 'email', address } : { kind: 'email', address: key, deliverTo: address };
+};
+
+/** The address a message to this identity goes to. */
+export const deliveryAddress = (identity: Identity): string => identity.deliverTo ?? identity.address;
 
 export interface Phone {
   readonly e164: string;
@@ -32,10 +61,22 @@ const CALLING_CODE = /^\+?([1-9][0-9]{0,2})$/;
 
 /**
  * Number types that cannot receive a code by SMS or WhatsApp, or that SMS pumping uses to make
- * money (premium rate, shared cost): refused before anything is sent. Numbers whose type the
- * metadata cannot tell apart (FIXED_LINE_OR_MOBILE, as in North America) are let through.
+ * money (premium rate, shared cost, personal numbers such as the UK's 070 forwarding numbers,
+ * which are priced like premium rate), or that anyone can rent by the thousand without a SIM
+ * (VoIP): refused before anything is sent. Numbers whose type the metadata cannot tell apart
+ * (FIXED_LINE_OR_MOBILE, as in North America) are let through.
  */
-const UNSENDABLE_TYPES: ReadonlySet<NumberType> = new Set<NumberType>(['PREMIUM_RATE', 'TOLL_FREE', 'SHARED_COST', 'FIXED_LINE', 'PAGER', 'UAN', 'VOICEMAIL']);
+const UNSENDABLE_TYPES: ReadonlySet<NumberType> = new Set<NumberType>([
+  'PREMIUM_RATE',
+  'TOLL_FREE',
+  'SHARED_COST',
+  'FIXED_LINE',
+  'PAGER',
+  'UAN',
+  'VOICEMAIL',
+  'PERSONAL_NUMBER',
+  'VOIP',
+]);
 
 export interface PhonePolicy {
   readonly defaultCountryCode: string;
@@ -84,7 +125,7 @@ export const normalisePhone = (input: { mobile: string; countryCode?: string | u
   if (!policy.allowedCountries.includes('*') && !policy.allowedCountries.includes(phone.country ?? '')) throw errors.countryNotAllowed();
   const type = phone.getType();
   if (type !== undefined && UNSENDABLE_TYPES.has(type)) {
-    throw errors.invalidMobile('mobile is not a number that can receive a code (premium-rate, toll-free or landline numbers are refused).');
+    throw errors.invalidMobile('mobile is not a number that can receive a code (premium-rate, toll-free, personal, VoIP and landline numbers are refused).');
   }
   return result(phone);
 };

@@ -7,7 +7,8 @@ import { UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamod
  * (UTC hour, UTC day). Keys (pk / sk):
  *   P#<project>#IP#<ip>                        / H#<hour>  sends from one IP in one hour
  *   P#<project>#SPEND#<channel>#<day>#<shard>  / SPEND     one shard of a day's spend: d (day),
- *                                                          h<HH> (hour), c<HH><CC> (country in hour)
+ *                                                          h<HH> (hour), c<HH><CC> (country in hour;
+ *                                                          SMS and WhatsApp only)
  * Spend counters are sharded so a project is not one hot item: DynamoDB takes about 1,000 writes
  * per second per partition, and each shard is its own partition. Each shard may take only its
  * share of every cap (shares add up to the cap exactly), so no sum is ever read; a send tries the
@@ -22,7 +23,8 @@ const DAY = 24 * HOUR;
 export interface SpendCaps {
   readonly perHour: number;
   readonly perDay: number;
-  readonly perCountryPerHour: number;
+  /** None for email: an address has no country, and email costs the same everywhere. */
+  readonly perCountryPerHour?: number | undefined;
 }
 
 export type SpendCap = 'perHour' | 'perDay' | 'perCountryPerHour';
@@ -98,10 +100,12 @@ export const createCounterStore = (doc: DynamoDBDocumentClient, tableName: strin
   ): Promise<Taken | { ok: false; cap: SpendCap; retryAfterMs: number }> {
     const shards = shardCount(caps);
     const hour = isoHour(now);
-    const names = { '#h': `h${hour}`, '#c': `c${hour}${country}`, '#ttl': 'ttl' };
+    const perCountry = caps.perCountryPerHour !== undefined;
+    const names = { '#h': `h${hour}`, ...(perCountry ? { '#c': `c${hour}${country}` } : {}), '#ttl': 'ttl' };
     const refusals: Record<SpendCap, number> = { perHour: 0, perDay: 0, perCountryPerHour: 0 };
+    const capped = [caps.perDay, caps.perHour, ...(perCountry ? [caps.perCountryPerHour!] : [])];
     // A shard whose share of some cap is zero can take nothing (a missing counter would pass the condition): skip it.
-    const usable = shuffled(shards, random).filter((shard) => [caps.perDay, caps.perHour, caps.perCountryPerHour].every((cap) => shareOf(cap, shard, shards) > 0));
+    const usable = shuffled(shards, random).filter((shard) => capped.every((cap) => shareOf(cap, shard, shards) > 0));
     for (const shard of usable) {
       const Key = { pk: `P#${projectId}#SPEND#${channel}#${isoDay(now)}#${shard}`, sk: 'SPEND' };
       try {
@@ -109,15 +113,16 @@ export const createCounterStore = (doc: DynamoDBDocumentClient, tableName: strin
           new UpdateCommand({
             TableName: tableName,
             Key,
-            UpdateExpression: 'ADD d :one, #h :one, #c :one SET #ttl = :ttl',
+            UpdateExpression: perCountry ? 'ADD d :one, #h :one, #c :one SET #ttl = :ttl' : 'ADD d :one, #h :one SET #ttl = :ttl',
             ConditionExpression:
-              '(attribute_not_exists(d) OR d < :day) AND (attribute_not_exists(#h) OR #h < :hour) AND (attribute_not_exists(#c) OR #c < :country)',
+              '(attribute_not_exists(d) OR d < :day) AND (attribute_not_exists(#h) OR #h < :hour)' +
+              (perCountry ? ' AND (attribute_not_exists(#c) OR #c < :country)' : ''),
             ExpressionAttributeNames: names,
             ExpressionAttributeValues: {
               ':one': 1,
               ':day': shareOf(caps.perDay, shard, shards),
               ':hour': shareOf(caps.perHour, shard, shards),
-              ':country': shareOf(caps.perCountryPerHour, shard, shards),
+              ...(perCountry ? { ':country': shareOf(caps.perCountryPerHour!, shard, shards) } : {}),
               ':ttl': Math.floor((now - (now % DAY) + 2 * DAY) / 1000),
             },
             ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
@@ -126,7 +131,13 @@ export const createCounterStore = (doc: DynamoDBDocumentClient, tableName: strin
         return {
           ok: true,
           release: () =>
-            giveBack({ TableName: tableName, Key, UpdateExpression: 'ADD d :minus, #h :minus, #c :minus', ExpressionAttributeNames: { '#h': names['#h'], '#c': names['#c'] }, ExpressionAttributeValues: { ':minus': -1 } }),
+            giveBack({
+              TableName: tableName,
+              Key,
+              UpdateExpression: perCountry ? 'ADD d :minus, #h :minus, #c :minus' : 'ADD d :minus, #h :minus',
+              ExpressionAttributeNames: { '#h': names['#h'], ...(perCountry ? { '#c': `c${hour}${country}` } : {}) },
+              ExpressionAttributeValues: { ':minus': -1 },
+            }),
         };
       } catch (error) {
         if (!(error instanceof ConditionalCheckFailedException)) throw error;

@@ -1,6 +1,6 @@
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { tenantPrefix } from '#core/store/dynamo';
+import { ConditionalCheckFailedException, TransactionCanceledException, TransactionConflictException } from '@aws-sdk/client-dynamodb';
+import { GetCommand, PutCommand, TransactWriteCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { conflicted, tenantPrefix } from '#core/store/dynamo';
 import type { TenantRef } from '#core/store/repository';
 
 /**
@@ -9,8 +9,9 @@ import type { TenantRef } from '#core/store/repository';
  *   T#<project>#<env>#USER#<userId>            / FAMILY#<familyId>  a revoked session; written only by logout or reuse detection
  *   T#<project>#<env>#USER#<userId>            / SESSIONS           "every session started up to revokedBefore is revoked" (logout everywhere)
  * A sign-in writes one item (its first refresh token); a refresh writes two (the successor, and the
- * rotation mark on the token it replaces). Revocations live under the user, so "this session" and
- * "all sessions" are one write each and a refresh reads both with two key lookups, no query.
+ * rotation mark on the token it replaces, in a transaction that checks both revocation items, so a
+ * logout that lands first stops the rotation). Revocations live under the user, so "this session"
+ * and "all sessions" are one write each and a refresh reads both with two key lookups, no query.
  */
 
 export interface RefreshTokenRecord {
@@ -22,6 +23,11 @@ export interface RefreshTokenRecord {
   readonly createdAt: number;
   /** Epoch ms; decided in code, the TTL only sweeps. */
   readonly expiresAt: number;
+  /**
+   * Epoch ms: the session's absolute end, fixed at sign-in (the project's sessionMaxLifetimeSeconds
+   * then); no refresh token of the session outlives it. Absent on tokens issued before it existed.
+   */
+  readonly familyExpiresAt?: number;
   /** Set once, when the token was exchanged for its successor; a second use is reuse. */
   readonly rotatedAt?: number;
   /** The access token claims of the style that signed the user in, so a refresh issues the same token. */
@@ -37,6 +43,26 @@ export interface RevocationState {
 }
 
 export type RevocationReason = 'logout' | 'reuse';
+
+/** How a rotation ended: done; lost to another exchange of the same token; refused because the session was revoked meanwhile. */
+export type RotationOutcome = 'rotated' | 'raced' | 'revoked';
+
+/** Tries of a write that met a transaction in progress on its item (DynamoDB answers TransactionConflict then, and the SDK does not retry it). */
+const CONFLICT_TRIES = 5;
+const pause = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+const isConflict = (error: unknown) => error instanceof TransactionConflictException || conflicted(error);
+
+/** Runs a write again while it conflicts with a transaction on the same items; the rounds after the first see who won. */
+const retryingConflicts = async <T>(write: () => Promise<T>): Promise<T> => {
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return await write();
+    } catch (error) {
+      if (!isConflict(error) || attempt >= CONFLICT_TRIES) throw error;
+      await pause(attempt * (5 + Math.random() * 20));
+    }
+  }
+};
 
 const GRACE_SECONDS = 86_400;
 const ttlFor = (epochMs: number) => Math.floor(epochMs / 1000) + GRACE_SECONDS;
@@ -72,24 +98,48 @@ export const createSessionStore = (doc: DynamoDBDocumentClient, tableName: strin
   },
 
   /**
-   * Marks a token as exchanged, atomically: of any number of concurrent calls for one token exactly
-   * one returns true. A single-item conditional update, not a transaction, because concurrent
-   * transactions on one item may all be cancelled, and then nobody would win.
+   * Marks a token as exchanged, atomically, and only while its session is not revoked: of any
+   * number of concurrent calls for one token exactly one returns 'rotated', and none does once a
+   * logout (of this session, or of all the user's) has landed. One transaction: the conditional
+   * mark on the token and condition checks on the two revocation items, so a logout that finishes
+   * while a refresh is between its read and this write wins, and that refresh mints nothing.
+   * Concurrent transactions on one item may be cancelled with TransactionConflict: retried, and
+   * the retry then sees the winner's mark ('raced').
    */
-  async markRotated(tenant: TenantRef, tokenHash: string, at: number): Promise<boolean> {
+  async markRotated(tenant: TenantRef, tokenHash: string, at: number, family: Pick<RefreshTokenRecord, 'userId' | 'familyId' | 'familyCreatedAt'>): Promise<RotationOutcome> {
     try {
-      await doc.send(
-        new UpdateCommand({
-          TableName: tableName,
-          Key: refreshTokenKey(tenant, tokenHash),
-          UpdateExpression: 'SET rotatedAt = :at',
-          ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(rotatedAt)',
-          ExpressionAttributeValues: { ':at': at },
-        }),
+      await retryingConflicts(() =>
+        doc.send(
+          new TransactWriteCommand({
+            TransactItems: [
+              {
+                Update: {
+                  TableName: tableName,
+                  Key: refreshTokenKey(tenant, tokenHash),
+                  UpdateExpression: 'SET rotatedAt = :at',
+                  ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(rotatedAt)',
+                  ExpressionAttributeValues: { ':at': at },
+                },
+              },
+              { ConditionCheck: { TableName: tableName, Key: familyKey(tenant, family.userId, family.familyId), ConditionExpression: 'attribute_not_exists(revokedAt)' } },
+              {
+                ConditionCheck: {
+                  TableName: tableName,
+                  Key: userSessionsKey(tenant, family.userId),
+                  ConditionExpression: 'attribute_not_exists(revokedBefore) OR revokedBefore < :started',
+                  ExpressionAttributeValues: { ':started': family.familyCreatedAt },
+                },
+              },
+            ],
+          }),
+        ),
       );
-      return true;
+      return 'rotated';
     } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return false;
+      if (!(error instanceof TransactionCanceledException)) throw error;
+      const [token, familyItem, sessions] = (error.CancellationReasons ?? []).map((r) => r.Code);
+      if (familyItem === 'ConditionalCheckFailed' || sessions === 'ConditionalCheckFailed') return 'revoked';
+      if (token === 'ConditionalCheckFailed') return 'raced';
       throw error;
     }
   },
@@ -110,7 +160,7 @@ export const createSessionStore = (doc: DynamoDBDocumentClient, tableName: strin
    * session could still hold; the first revocation's time and reason stay.
    */
   async revokeFamily(tenant: TenantRef, userId: string, familyId: string, reason: RevocationReason, at: number, keepUntil: number): Promise<void> {
-    await doc.send(
+    await retryingConflicts(() => doc.send(
       new UpdateCommand({
         TableName: tableName,
         Key: familyKey(tenant, userId, familyId),
@@ -118,13 +168,13 @@ export const createSessionStore = (doc: DynamoDBDocumentClient, tableName: strin
         ExpressionAttributeNames: { '#reason': 'reason', '#ttl': 'ttl' },
         ExpressionAttributeValues: { ':at': at, ':reason': reason, ':ttl': ttlFor(keepUntil) },
       }),
-    );
+    ));
   },
 
   /** Revokes every session of the user started at or before `at`; a later mark never moves back. */
   async revokeAllFamilies(tenant: TenantRef, userId: string, at: number, keepUntil: number): Promise<void> {
     try {
-      await doc.send(
+      await retryingConflicts(() => doc.send(
         new UpdateCommand({
           TableName: tableName,
           Key: userSessionsKey(tenant, userId),
@@ -133,7 +183,7 @@ export const createSessionStore = (doc: DynamoDBDocumentClient, tableName: strin
           ExpressionAttributeNames: { '#ttl': 'ttl' },
           ExpressionAttributeValues: { ':at': at, ':ttl': ttlFor(keepUntil) },
         }),
-      );
+      ));
     } catch (error) {
       if (!(error instanceof ConditionalCheckFailedException)) throw error;
     }

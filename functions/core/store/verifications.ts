@@ -1,6 +1,6 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import type { DeliveryChannel, Identity, IdentityKind } from '#core/otp/identity';
+import { deliveryAddress, emailIdentity, type DeliveryChannel, type Identity, type IdentityKind } from '#core/otp/identity';
 import { tenantPrefix } from '#core/store/dynamo';
 import type { TenantRef } from '#core/store/repository';
 
@@ -52,7 +52,8 @@ const pointerKey = (t: TenantRef, serviceSid: string, id: Identity) => ({ pk: `$
 const recordOf = (item: Record<string, unknown>): VerificationRecord => ({
   sid: item.sid as string,
   serviceSid: item.serviceSid as string,
-  identity: { kind: item.identityKind as IdentityKind, address: item.to as string },
+  // `to` is the address as given; an email's key is derived from it again (a Gmail alias keys as its inbox).
+  identity: (item.identityKind as IdentityKind) === 'email' ? emailIdentity(item.to as string) : { kind: item.identityKind as IdentityKind, address: item.to as string },
   channel: item.channel as DeliveryChannel,
   status: item.status as VerificationStatus,
   challengeId: item.challengeId as string,
@@ -148,7 +149,7 @@ export const createVerificationStore = (doc: DynamoDBDocumentClient, tableName: 
           sid: record.sid,
           serviceSid: record.serviceSid,
           identityKind: record.identity.kind,
-          to: record.identity.address,
+          to: deliveryAddress(record.identity),
           channel: record.channel,
           status: record.status,
           challengeId: record.challengeId,

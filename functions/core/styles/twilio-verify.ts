@@ -4,7 +4,7 @@ import { ApiError, errors } from '#core/errors';
 import { json, requestOrigin, tenantRoute, type ErrorFormatter, type HttpEvent } from '#core/http/route';
 import { describeError, log, mask } from '#core/log';
 import type { Engine, Sender, Tenant } from '#core/otp/engine';
-import { emailIdentity, normaliseEmail, normalisePhone, phoneIdentity, type Identity } from '#core/otp/identity';
+import { deliveryAddress, emailIdentity, normaliseEmail, normalisePhone, phoneIdentity, type Identity } from '#core/otp/identity';
 import type { Repository, VerifyServiceRecord } from '#core/store/repository';
 import type { VerificationRecord, VerificationStatus, VerificationStore } from '#core/store/verifications';
 import { hashAppKey } from '#core/tenancy/app-keys';
@@ -150,8 +150,6 @@ const REFUSED_NUMBERS: Readonly<Record<number, TwilioCode>> = {
   21408: { code: 60605, status: 403, message: 'Verification delivery attempt blocked' },
 };
 
-/** The engine's message for the identifier's send window; its per-IP limit says "from this network". */
-const IDENTIFIER_SEND_WINDOW = errors.tooManyRequests(1).message;
 const PER_IP_LIMIT: TwilioCode = { code: 20429, status: 429 };
 
 const byStatus = (status: number): TwilioCode => {
@@ -165,7 +163,8 @@ export const twilioCodeFor = (error: ApiError): TwilioCode => {
     const refused = (error.cause as { code?: unknown } | undefined)?.code;
     if (typeof refused === 'number' && REFUSED_NUMBERS[refused]) return REFUSED_NUMBERS[refused];
   }
-  if (error.code === 'too_many_requests' && error.message !== IDENTIFIER_SEND_WINDOW) return PER_IP_LIMIT;
+  // Told apart by the limit the engine names, never by the wording of the message.
+  if (error.code === 'too_many_requests' && error.limit === 'ip_sends') return PER_IP_LIMIT;
   return TWILIO_ERRORS[error.code] ?? byStatus(error.status);
 };
 
@@ -285,7 +284,7 @@ const verificationResource = (record: VerificationRecord, tenant: VerifyTenant, 
     sid: record.sid,
     service_sid: record.serviceSid,
     account_sid: tenant.service.accountSid,
-    to: record.identity.address,
+    to: deliveryAddress(record.identity),
     channel: record.channel,
     status,
     valid: status === 'approved',
@@ -304,7 +303,7 @@ const checkResource = (record: VerificationRecord, tenant: VerifyTenant, status:
   sid: record.sid,
   service_sid: record.serviceSid,
   account_sid: tenant.service.accountSid,
-  to: record.identity.address,
+  to: deliveryAddress(record.identity),
   channel: record.channel,
   status,
   valid: status === 'approved',

@@ -2,6 +2,7 @@ import { getCountries, type CountryCode } from 'libphonenumber-js/max';
 import metadata from 'libphonenumber-js/metadata.max.json';
 import * as v from 'valibot';
 import { MAX_CODE_LENGTH, MIN_CODE_LENGTH } from '#core/otp/codes';
+import { emailKey } from '#core/otp/identity';
 
 /**
  * Per-project settings, stored on the project record. Every field has a default, so a project
@@ -16,8 +17,13 @@ export interface ProjectSettings {
   readonly tokenTtlSeconds: number;
   /** Lifetime of the tokens of the verification-id style (POST /v1/user/authenticate), 2 hours as its documents say. */
   readonly verificationTokenTtlSeconds: number;
-  /** Lifetime of each refresh token; a session lasts as long as it is refreshed within it. */
+  /** Lifetime of each refresh token; a session lasts as long as it is refreshed within it, up to sessionMaxLifetimeSeconds. */
   readonly refreshTokenTtlSeconds: number;
+  /**
+   * A session's absolute lifetime from its sign-in, however often it is refreshed (ASVS 5 7.3.2);
+   * fixed on the session when it starts. Refresh tokens never outlive it.
+   */
+  readonly sessionMaxLifetimeSeconds: number;
   /** Calling code such as "+91"; falls back to the deployment's DEFAULT_COUNTRY_CODE. */
   readonly defaultCountryCode: string;
   /**
@@ -49,6 +55,9 @@ export interface ProjectSettings {
   readonly whatsappPerDay: number;
   /** SMS and WhatsApp messages per destination country per hour. */
   readonly sendsPerCountryPerHour: number;
+  /** Project-wide email caps (all environments together): SES reputation and quotas, not money. */
+  readonly emailPerHour: number;
+  readonly emailPerDay: number;
   /** Fixed codes for listed test numbers (E.164) and emails: nothing is sent, no limit applies. Empty where the environment does not allow them. */
   readonly testIdentifiers: Readonly<Record<string, string>>;
   readonly testIdentifierEnvironments: readonly string[];
@@ -98,6 +107,9 @@ export const whatsappConfigUidSchema = v.pipe(
 /** A refresh token lives at most a year; revocation records are kept this long (see tokens/sessions.ts). */
 export const MAX_REFRESH_TOKEN_TTL_SECONDS = 365 * 86_400;
 
+/** A session lasts at most a year from its sign-in, whatever its refreshes. */
+export const MAX_SESSION_LIFETIME_SECONDS = 365 * 86_400;
+
 /** What a message template may say besides its text: the code, the app's name, the validity in minutes. */
 export const TEMPLATE_PLACEHOLDERS = ['code', 'app', 'minutes'] as const;
 
@@ -131,6 +143,7 @@ export const settingsSchema = v.object({
   tokenTtlSeconds: v.optional(v.pipe(v.number(), v.integer(), v.minValue(60), v.maxValue(86_400))),
   verificationTokenTtlSeconds: v.optional(v.pipe(v.number(), v.integer(), v.minValue(60), v.maxValue(86_400))),
   refreshTokenTtlSeconds: v.optional(v.pipe(v.number(), v.integer(), v.minValue(3_600), v.maxValue(MAX_REFRESH_TOKEN_TTL_SECONDS))),
+  sessionMaxLifetimeSeconds: v.optional(v.pipe(v.number(), v.integer(), v.minValue(3_600), v.maxValue(MAX_SESSION_LIFETIME_SECONDS))),
   defaultCountryCode: v.optional(v.pipe(v.string(), v.regex(/^\+[1-9][0-9]{0,2}$/))),
   whatsappConfigs: v.optional(v.record(whatsappConfigUidSchema, whatsappConfigSchema)),
   allowedCountries: v.optional(v.union([v.tuple([v.literal('*')]), v.pipe(v.array(v.pipe(v.string(), v.regex(/^[A-Z]{2}$/))), v.minLength(1))])),
@@ -148,6 +161,8 @@ export const settingsSchema = v.object({
   whatsappPerHour: count(1, 10_000_000),
   whatsappPerDay: count(1, 100_000_000),
   sendsPerCountryPerHour: count(1, 10_000_000),
+  emailPerHour: count(1, 10_000_000),
+  emailPerDay: count(1, 100_000_000),
   testIdentifiers: v.optional(
     v.pipe(
       v.record(v.union([v.pipe(v.string(), v.regex(E164)), v.pipe(v.string(), v.trim(), v.toLowerCase(), v.email())]), v.pipe(v.string(), v.regex(/^[0-9]{4,10}$/))),
@@ -186,10 +201,13 @@ export const settingDefaults = {
   whatsappPerHour: 1000,
   whatsappPerDay: 10_000,
   sendsPerCountryPerHour: 500,
+  emailPerHour: 1000,
+  emailPerDay: 10_000,
   testIdentifiers: {} as Readonly<Record<string, string>>,
   testIdentifierEnvironments: ['development'] as readonly string[],
   concealUserExistence: false,
   refreshTokenTtlSeconds: 30 * 86_400,
+  sessionMaxLifetimeSeconds: 90 * 86_400,
   twilioVerifyCustomCode: false,
   twilioVerifyWhatsappConfig: undefined as string | undefined,
 };
@@ -230,11 +248,17 @@ export const resolveSettings = (stored: unknown, deploymentDefaultCountryCode: s
   const testEnvironments = (valid.testIdentifierEnvironments as string[] | undefined) ?? settingDefaults.testIdentifierEnvironments;
   const codeLength = (valid.codeLength as number | undefined) ?? settingDefaults.codeLength;
   // A fixed code must be a code of the project's length, or it could never be typed in.
+  // Emails are listed by their identity key, so a listed Gmail address covers its dotted and +tag forms, as it does for users and limits.
   const testIdentifiers = Object.fromEntries(
-    Object.entries((valid.testIdentifiers as Record<string, string> | undefined) ?? {}).filter(([, code]) => code.length === codeLength),
+    Object.entries((valid.testIdentifiers as Record<string, string> | undefined) ?? {})
+      .filter(([, code]) => code.length === codeLength)
+      .map(([identifier, code]) => [identifier.includes('@') ? emailKey(identifier) : identifier, code]),
   );
+  const refreshTokenTtlSeconds = (valid.refreshTokenTtlSeconds as number | undefined) ?? settingDefaults.refreshTokenTtlSeconds;
   return Object.freeze({
     ...settingDefaults,
+    // Unset, the session lifetime follows a longer refresh token lifetime (a project that chose 180-day refresh tokens keeps 180-day sessions); set, it is the ceiling.
+    sessionMaxLifetimeSeconds: Math.max(settingDefaults.sessionMaxLifetimeSeconds, refreshTokenTtlSeconds),
     ...valid,
     whatsappConfigs: resolveWhatsappConfigs(input.whatsappConfigs),
     defaultCountryCode,

@@ -55,12 +55,20 @@ export const createSessions = (deps: SessionDeps) => {
   // A revocation must outlive every token the session may still hold, whatever the project's setting was when it was issued.
   const keepRevocationUntil = (at: number) => at + MAX_REFRESH_TOKEN_TTL_SECONDS * 1000;
 
-  const sessionOf = (base: Omit<RefreshTokenRecord, 'createdAt' | 'expiresAt' | 'rotatedAt'>, refreshToken: string, ttlSeconds: number): Session => {
+  /** The session's absolute end: fixed at sign-in; for sessions started before it was recorded, counted from their start. */
+  const familyEnd = (tenant: Tenant, record: Pick<RefreshTokenRecord, 'familyCreatedAt' | 'familyExpiresAt'>) =>
+    record.familyExpiresAt ?? record.familyCreatedAt + tenant.settings.sessionMaxLifetimeSeconds * 1000;
+
+  /** No refresh token outlives its session (ASVS 5 7.3.2): the last one of a session is shorter. */
+  const expiryOf = (tenant: Tenant, base: Pick<RefreshTokenRecord, 'familyCreatedAt' | 'familyExpiresAt'>, at: number) =>
+    Math.min(at + tenant.settings.refreshTokenTtlSeconds * 1000, familyEnd(tenant, base));
+
+  const sessionOf = (base: Omit<RefreshTokenRecord, 'createdAt' | 'expiresAt' | 'rotatedAt'>, refreshToken: string, expiresAt: number, at: number): Session => {
     return {
       userId: base.userId,
       sessionId: base.familyId,
       refreshToken,
-      refreshExpiresIn: ttlSeconds,
+      refreshExpiresIn: Math.floor((expiresAt - at) / 1000),
       claims: base.claims,
       accessTtlSeconds: base.accessTtlSeconds,
     };
@@ -68,9 +76,9 @@ export const createSessions = (deps: SessionDeps) => {
 
   const issue = async (tenant: Tenant, base: Omit<RefreshTokenRecord, 'createdAt' | 'expiresAt' | 'rotatedAt'>, at: number): Promise<Session> => {
     const refreshToken = `${TOKEN_PREFIX}${random(32).toString('base64url')}`;
-    const ttlSeconds = tenant.settings.refreshTokenTtlSeconds;
-    await deps.store.putRefreshToken(tenant, hashRefreshToken(refreshToken), { ...base, createdAt: at, expiresAt: at + ttlSeconds * 1000 });
-    return sessionOf(base, refreshToken, ttlSeconds);
+    const expiresAt = expiryOf(tenant, base, at);
+    await deps.store.putRefreshToken(tenant, hashRefreshToken(refreshToken), { ...base, createdAt: at, expiresAt });
+    return sessionOf(base, refreshToken, expiresAt, at);
   };
 
   const revokeForReuse = async (tenant: Tenant, record: RefreshTokenRecord, at: number) => {
@@ -82,7 +90,8 @@ export const createSessions = (deps: SessionDeps) => {
     /** Starts a session for a user who just verified a code: one write. */
     async start(tenant: Tenant, userId: string, grant: SessionGrant): Promise<Session> {
       const at = now();
-      return issue(tenant, { userId, familyId: randomUUID(), familyCreatedAt: at, claims: grant.claims, accessTtlSeconds: grant.accessTtlSeconds }, at);
+      const familyExpiresAt = at + tenant.settings.sessionMaxLifetimeSeconds * 1000;
+      return issue(tenant, { userId, familyId: randomUUID(), familyCreatedAt: at, familyExpiresAt, claims: grant.claims, accessTtlSeconds: grant.accessTtlSeconds }, at);
     },
 
     /**
@@ -92,18 +101,21 @@ export const createSessions = (deps: SessionDeps) => {
      */
     prepare(tenant: Tenant, userId: string, grant: SessionGrant): { readonly session: Session; readonly write: ReturnType<SessionStore['refreshTokenWrite']> } {
       const at = now();
-      const base = { userId, familyId: randomUUID(), familyCreatedAt: at, claims: grant.claims, accessTtlSeconds: grant.accessTtlSeconds };
+      const familyExpiresAt = at + tenant.settings.sessionMaxLifetimeSeconds * 1000;
+      const base = { userId, familyId: randomUUID(), familyCreatedAt: at, familyExpiresAt, claims: grant.claims, accessTtlSeconds: grant.accessTtlSeconds };
       const refreshToken = `${TOKEN_PREFIX}${random(32).toString('base64url')}`;
-      const ttlSeconds = tenant.settings.refreshTokenTtlSeconds;
-      const write = deps.store.refreshTokenWrite(tenant, hashRefreshToken(refreshToken), { ...base, createdAt: at, expiresAt: at + ttlSeconds * 1000 });
-      return { session: sessionOf(base, refreshToken, ttlSeconds), write };
+      const expiresAt = expiryOf(tenant, base, at);
+      const write = deps.store.refreshTokenWrite(tenant, hashRefreshToken(refreshToken), { ...base, createdAt: at, expiresAt });
+      return { session: sessionOf(base, refreshToken, expiresAt, at), write };
     },
 
     /**
      * Exchanges a refresh token for its successor. Every refusal is the same 401, so a caller
-     * learns nothing about which tokens exist. Two writes: the successor first (nobody holds it
-     * until we answer, so losing the race below leaves only an unreachable item), then the
-     * conditional rotation mark that decides the race.
+     * learns nothing about which tokens exist, and a session past its absolute lifetime answers
+     * like an expired token. Two writes: the successor first (nobody holds it until we answer, so
+     * losing below leaves only an unreachable item), then the rotation mark, conditional on the
+     * token not being exchanged yet and on the session not being revoked: that write decides
+     * races with other refreshes and with logout.
      */
     async refresh(tenant: Tenant, presented: string): Promise<Session> {
       if (!TOKEN_SHAPE.test(presented)) throw errors.invalidRefreshToken();
@@ -115,18 +127,22 @@ export const createSessions = (deps: SessionDeps) => {
       if (state.familyRevokedAt !== undefined || (state.revokedBefore !== undefined && record.familyCreatedAt <= state.revokedBefore)) {
         throw errors.invalidRefreshToken();
       }
-      if (record.expiresAt <= at) throw errors.invalidRefreshToken();
+      if (record.expiresAt <= at || familyEnd(tenant, record) <= at) throw errors.invalidRefreshToken();
       if (record.rotatedAt !== undefined) {
         await revokeForReuse(tenant, record, at);
         throw errors.invalidRefreshToken();
       }
-      const { createdAt: _c, expiresAt: _e, rotatedAt: _r, ...base } = record;
+      const { createdAt: _c, expiresAt: _e, rotatedAt: _r, ...rest } = record;
+      const base = { ...rest, familyExpiresAt: familyEnd(tenant, record) };
       const successor = await issue(tenant, base, at);
-      if (!(await deps.store.markRotated(tenant, tokenHash, at))) {
+      const outcome = await deps.store.markRotated(tenant, tokenHash, at, record);
+      if (outcome === 'raced') {
         // Another request exchanged this very token meanwhile: one token, two users.
         await revokeForReuse(tenant, record, at);
         throw errors.invalidRefreshToken();
       }
+      // Logged out while this refresh was on its way: the successor stays unreachable, nothing is minted.
+      if (outcome === 'revoked') throw errors.invalidRefreshToken();
       log.info('session refreshed', where(tenant, record));
       return successor;
     },

@@ -10,7 +10,7 @@ import { sesEmailSender } from '#core/delivery/ses-email';
 import { twilioSmsSender } from '#core/delivery/twilio-sms';
 import { createTenantResolver } from '#core/http/route';
 import { createEngine, type Sender } from '#core/otp/engine';
-import { phoneIdentity } from '#core/otp/identity';
+import { emailIdentity, phoneIdentity } from '#core/otp/identity';
 import { runtime } from '#core/runtime';
 import { createCounterStore } from '#core/store/counters';
 import { createIdentityStore } from '#core/store/identities';
@@ -151,6 +151,10 @@ describe('sending', () => {
     expect(hung.status).toBe(503);
     expect(hung.body.error.code).toBe('service_unavailable');
     expect(hung.ms).toBeLessThan(10_000);
+    // The call was really given up on before the answer, not left running: its undo has already run
+    // (no user half-registered, no code pending that a late failure would take back from under a new one).
+    expect(await rt.identities.findOwner(tenant, emailIdentity(email))).toBeUndefined();
+    expect((await rt.identities.readState(tenant, emailIdentity(email))).code).toBeUndefined();
     // After recovery the same signup completes: not "already registered".
     const again = await call(makeEmailSignup({ ...rt, sender: sesEmailSender(deadlineClient('ses', (o) => new SESv2Client(o)), 'no-reply@otpgate.local') }), event(tenant, { body: { email }, appKey: tenant.appKey }));
     expect(again.status).toBe(201);

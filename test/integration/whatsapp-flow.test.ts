@@ -231,6 +231,7 @@ describe('every error in the document shape', () => {
     ['a mobileNumber that is not a number', { mobileNumber: 'call me', countryCode: '+91' }, /^mobileNumber must be a phone number/],
     ['a number invalid for its country', { mobileNumber: '12345', countryCode: '+91' }, /^mobileNumber is not a valid phone number/],
     ['a countryCode that is not one', { mobileNumber: '9876543210', countryCode: 'India' }, /^countryCode must look like/],
+    ['a countryCode no country has', { mobileNumber: '9876543210', countryCode: '+13' }, /^countryCode is not a country calling code\.$/],
     ['a name that is not a string', { name: 7, mobileNumber: '9876543210', countryCode: '+91' }, /^name must be a string\.$/],
   ])('sendOTP with %s is 400, naming the field', async (_, body, message) => {
     const res = await send(body);

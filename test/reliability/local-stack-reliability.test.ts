@@ -1,10 +1,13 @@
+import { writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { jest } from '@jest/globals';
 import fc from 'fast-check';
 import { decodeJwt } from 'jose';
 import { fastScenarios } from '../support/fault-scenarios';
 import { errorCode, flows, retrying, show, uniqueEmail, uniqueMobile } from '../support/flows';
 import { describeRequest, hostileRequest, problemsWith } from '../support/hostile-requests';
-import { rawRequest } from '../support/raw-http';
+import { isAnswer, rawRequest } from '../support/raw-http';
 import { findSecrets } from '../support/secret-scan';
 import { startStack, tableProblems, type Stack, type StackProject } from '../support/stack';
 
@@ -21,15 +24,42 @@ jest.setTimeout(180_000);
 /** Hostile requests in `npm test`; the soak run sends at least 10,000. */
 const FUZZ_CASES = Number(process.env.OTPGATE_FUZZ_CASES ?? 2_000);
 
+/** Each test's figures (for RELIABILITY.md), written here at the end; nothing is asserted on them. */
+const REPORT = process.env.OTPGATE_RELIABILITY_REPORT ?? join(tmpdir(), 'otpgate-reliability-report.md');
+const figures: string[] = [];
+/** What a test measured beyond the requests it sent through the stack. */
+let note: { requests?: number; fiveXX?: number; worstMs?: number; faults?: number; tableProblems?: number } = {};
+let before = { requests: 0, fiveXX: 0, unavailable: 0 };
+/** Answers 500 and over other than 503 (what no fault excuses), and the 503s (what a fault may). */
+const fiveXXSoFar = () => [...stack.tally.byStatus].filter(([status]) => status >= 500 && status !== 503).reduce((n, [, c]) => n + c, 0);
+const unavailableSoFar = () => stack.tally.byStatus.get(503) ?? 0;
+
 let stack: Stack;
 beforeAll(async () => {
   stack = await startStack();
 }, 180_000);
+beforeEach(() => {
+  note = {};
+  before = { requests: stack.tally.requests, fiveXX: fiveXXSoFar(), unavailable: unavailableSoFar() };
+  stack.tally.worstMs = 0;
+});
+afterEach(() => {
+  const requests = stack.tally.requests - before.requests + (note.requests ?? 0);
+  const fiveXX = fiveXXSoFar() - before.fiveXX + (note.fiveXX ?? 0);
+  const worst = Math.round(Math.max(stack.tally.worstMs, note.worstMs ?? 0));
+  figures.push(`| ${expect.getState().currentTestName} | ${requests} | ${unavailableSoFar() - before.unavailable} | ${fiveXX} | ${worst} ms | ${note.faults ?? '-'} | ${note.tableProblems ?? '-'} |`);
+});
 afterAll(async () => {
+  const scanned = stack ? `\n${stack.logs.length} log lines scanned for secrets.\n` : '';
+  writeFileSync(REPORT, ['| test | requests | 503 | other 5xx | worst answer | faults injected | table problems |', '| --- | --- | --- | --- | --- | --- | --- |', ...figures, scanned].join('\n'));
   await stack?.stop();
 });
 
-const problemsOf = async (project: StackProject) => tableProblems(await stack.scan(`T#${project.projectId}#`), project);
+const problemsOf = async (project: StackProject) => {
+  const problems = tableProblems(await stack.scan(`T#${project.projectId}#`), project);
+  note.tableProblems = (note.tableProblems ?? 0) + problems.length;
+  return problems;
+};
 
 /** Each of the concurrent clients retries a 503 as it asks (see retrying); what they end up with is what counts. */
 describe('concurrency', () => {
@@ -143,7 +173,10 @@ describe('hostile input', () => {
       fc.asyncProperty(fc.array(hostileRequest(targets), { minLength: 10, maxLength: 10 }), async (batch) => {
         const outcomes = await Promise.all(batch.map((request) => rawRequest(stack.port, request)));
         outcomes.forEach((outcome, i) => {
-          if ('status' in outcome) statuses.set(outcome.status, (statuses.get(outcome.status) ?? 0) + 1);
+          note.requests = (note.requests ?? 0) + 1;
+          note.worstMs = Math.max(note.worstMs ?? 0, outcome.ms);
+          if (isAnswer(outcome)) statuses.set(outcome.status, (statuses.get(outcome.status) ?? 0) + 1);
+          if (isAnswer(outcome) && outcome.status >= 500) note.fiveXX = (note.fiveXX ?? 0) + 1;
           const problems = problemsWith(batch[i]!, outcome);
           if (problems.length > 0) throw new Error(`${describeRequest(batch[i]!)}\n  -> ${problems.join('; ')}`);
         });
@@ -159,6 +192,8 @@ describe('hostile input', () => {
 describe('faults injected for real', () => {
   test.each(fastScenarios.map((s) => [s.name, s] as const))('%s', async (_name, scenario) => {
     const result = await scenario.run(stack);
+    note.faults = result.faultsInjected;
+    note.tableProblems = result.tableIssues.length;
     expect(result.problems).toEqual([]);
     if (result.faultExpected) expect(result.faultsInjected).toBeGreaterThanOrEqual(1);
   });

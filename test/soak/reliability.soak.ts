@@ -73,18 +73,22 @@ test(`hostile input: ${FUZZ_CASES} generated requests over every route of every 
 });
 
 test('faults: every kind on every dependency; each answered in time, each flow completed after recovery, the table clean', async () => {
-  const results: ScenarioResult[] = [];
-  for (const scenario of allScenarios) results.push(await scenario.run(stack));
+  const results: (ScenarioResult & { sent: number })[] = [];
+  for (const scenario of allScenarios) {
+    const before = stack.tally.requests;
+    const result = await scenario.run(stack);
+    results.push({ ...result, sent: stack.tally.requests - before });
+  }
   report.push(
     [
       '## Faults',
-      '| fault | answers while broken | worst answer | faults injected | retry after recovery | table |',
-      '| --- | --- | --- | --- | --- | --- |',
+      '| fault | requests | answers while broken | worst answer | faults injected | retry after recovery | table |',
+      '| --- | --- | --- | --- | --- | --- | --- |',
       ...results.map(
         (r) =>
-          `| ${r.name} | ${r.during.length === 0 ? '(none: the flow was not affected)' : [...new Set(r.during.map((d) => d.replace(/ \(.*$/, '')))].map((d) => `${r.during.filter((x) => x.startsWith(d)).length} × ${d}`).join(', ')} | ${Math.round(r.worstMs)} ms | ${r.faultsInjected} | ${r.problems.length === r.tableIssues.length ? 'completed' : `FAILED: ${r.problems.filter((x) => !r.tableIssues.includes(x)).join('; ')}`} | ${r.tableIssues.length === 0 ? 'clean' : r.tableIssues.join('; ')} |`,
+          `| ${r.name} | ${r.sent} | ${r.during.length === 0 ? '(none: the flow was not affected)' : [...new Set(r.during.map((d) => d.replace(/ \(.*$/, '')))].map((d) => `${r.during.filter((x) => x.startsWith(d)).length} × ${d}`).join(', ')} | ${Math.round(r.worstMs)} ms | ${r.faultsInjected} | ${r.problems.length === r.tableIssues.length ? 'completed' : `FAILED: ${r.problems.filter((x) => !r.tableIssues.includes(x)).join('; ')}`} | ${r.tableIssues.length === 0 ? 'clean' : r.tableIssues.join('; ')} |`,
       ),
-      `Unexpected 5xx (anything but 503 service_unavailable): ${results.reduce((n, r) => n + r.unexpected5xx, 0)}.`,
+      `${results.reduce((n, r) => n + r.sent, 0)} requests, ${results.reduce((n, r) => n + r.faultsInjected, 0)} faults injected; unexpected 5xx (anything but 503 service_unavailable): ${results.reduce((n, r) => n + r.unexpected5xx, 0)}.`,
     ].join('\n'),
   );
   for (const result of results) expect({ scenario: result.name, problems: result.problems }).toEqual({ scenario: result.name, problems: [] });

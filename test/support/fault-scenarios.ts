@@ -53,7 +53,12 @@ const recorder = (name: string) => {
       }
       return answer;
     },
-    /** An answer after recovery (or one that must succeed despite the fault). */
+    /** An answer while the fault is on that must succeed despite it (a slow provider within its timeout). */
+    unaffected(answer: Answer, status: number, what: string) {
+      during.push(answer);
+      return this.expect(answer, status, what);
+    },
+    /** An answer after recovery. */
     expect(answer: Answer, status: number, what: string) {
       count(answer);
       if (answer.status !== status) problems.push(`${what}: expected ${status}, got ${show(answer)} ${JSON.stringify(answer.body).slice(0, 200)}`);
@@ -139,7 +144,7 @@ const providerScenario = (dependency: 'twilio' | 'ses', fault: Fault, label: str
     } finally {
       proxy.heal();
     }
-    if (options.expectSuccess) r.expect(first, 201, 'signup through a slow provider');
+    if (options.expectSuccess) r.unaffected(first, 201, 'signup through a slow provider');
     else r.broken(first);
     if (first.status !== 201) r.expect(await signup(), 201, 'signup retried after recovery');
     // The code of the last message the service sent. (A provider that accepts the abandoned message
@@ -191,6 +196,36 @@ export const verifyWritesFail = (op: 'TransactWriteItems' | 'PutItem' | 'UpdateI
     return r.finish(stack, p, stack.proxies.dynamo.stats.faulted - before, op === 'TransactWriteItems');
   },
 });
+
+/**
+ * A verify that is one UpdateItem (WhatsApp's verifyOTP: no user, no session, only the code's own
+ * item) while every UpdateItem fails (500): the write is not repeated (it may have landed), the
+ * client is told 503, and the same code then verifies, once.
+ */
+export const singleWriteVerifyFails: Scenario = {
+  name: 'DynamoDB failing every UpdateItem (500) during a WhatsApp verify (one UpdateItem)',
+  async run(stack) {
+    const r = recorder(this.name);
+    const p = await stack.project({ resendCooldownSeconds: 0 });
+    const f = flows(stack, p);
+    const mobile = uniqueMobile();
+    const sent = r.expect(await f.whatsappSend(mobile), 201, 'WhatsApp send');
+    const code = await stack.latestCode(`+91${mobile}`);
+    const before = stack.proxies.dynamo.stats.faulted;
+    stack.proxies.dynamo.inject({ fault: { kind: 'fail', status: 500, body: INJECTED_DYNAMODB_500, contentType: 'application/x-amz-json-1.0' }, when: dynamoOp('UpdateItem') });
+    let first: Answer;
+    try {
+      first = await f.whatsappVerify(sent.body.id, mobile, code);
+    } finally {
+      stack.proxies.dynamo.heal();
+    }
+    r.broken(first);
+    r.expect(await f.whatsappVerify(sent.body.id, mobile, code), 200, 'the same code after recovery');
+    const again = await f.whatsappVerify(sent.body.id, mobile, code);
+    if (again.status < 400 || again.status >= 500) r.problems.push(`a used code must stay used: got ${show(again)}`);
+    return r.finish(stack, p, stack.proxies.dynamo.stats.faulted - before);
+  },
+};
 
 /**
  * The write that uses up the code hangs (its request never reaches DynamoDB): the client is told
@@ -266,8 +301,8 @@ export const dynamoPausedDuringFlows: Scenario = {
   },
 };
 
-/** `npm test`: one fault of each kind (pause, kill, hang, slow, fail, reset), and a verify whose writes fail. */
-export const fastScenarios: readonly Scenario[] = [dynamoPaused, dynamoKilled, twilioHang, sesSlow, twilioFail, sesReset, verifyWritesFail('PutItem'), verifyWritesFail('TransactWriteItems')];
+/** `npm test`: one fault of each kind (pause, kill, hang, slow, fail, reset), and verifies whose one write fails. */
+export const fastScenarios: readonly Scenario[] = [dynamoPaused, dynamoKilled, twilioHang, sesSlow, twilioFail, sesReset, singleWriteVerifyFails, verifyWritesFail('TransactWriteItems')];
 
 /** The soak run: every fault on every dependency. */
 export const allScenarios: readonly Scenario[] = [
@@ -286,6 +321,7 @@ export const allScenarios: readonly Scenario[] = [
   verifyWritesFail('TransactWriteItems'),
   verifyWritesFail('PutItem'),
   verifyWritesFail('UpdateItem'),
+  singleWriteVerifyFails,
   consumeHangsOnce,
   dynamoPausedDuringFlows,
   dynamoPausedDuringFlows,

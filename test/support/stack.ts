@@ -53,6 +53,8 @@ export interface Stack {
   readonly ledger: SecretLedger;
   project(settings?: Record<string, unknown>, environments?: string[]): Promise<StackProject>;
   request(method: string, path: string, options?: { body?: unknown; headers?: Record<string, string>; timeoutMs?: number }): Promise<Answer>;
+  /** Every answer request() got so far, for the figures in RELIABILITY.md: how many, by status, the slowest (ms). */
+  readonly tally: Tally;
   inbox(to?: string): Promise<DevMessage[]>;
   latestCode(to: string): Promise<string>;
   /** The code in the newest message that reached the SES or Twilio stand-in for `to` (E.164 or email), as seen passing the proxy: no inbox read. */
@@ -64,6 +66,12 @@ export interface Stack {
   killDynamo(): Promise<void>;
   waitFor(check: () => boolean | Promise<boolean>, what: string, timeoutMs?: number): Promise<void>;
   stop(): Promise<void>;
+}
+
+export interface Tally {
+  requests: number;
+  readonly byStatus: Map<number, number>;
+  worstMs: number;
 }
 
 const WHATSAPP_CONFIG = '5a706684-851f-3a27-b0d1-284155d8f862';
@@ -153,6 +161,7 @@ export const startStack = async (): Promise<Stack> => {
   ledger.opaque.add(secrets['signing-key']!);
   ledger.opaque.add((JSON.parse(secrets.twilio!) as { authToken: string }).authToken);
 
+  const tally: Tally = { requests: 0, byStatus: new Map(), worstMs: 0 };
   const request: Stack['request'] = async (method, path, options = {}) => {
     const started = performance.now();
     const headers = { ...(options.body === undefined ? {} : { 'content-type': 'application/json' }), ...options.headers };
@@ -174,7 +183,11 @@ export const startStack = async (): Promise<Stack> => {
       // not JSON: kept as text for the test to judge
     }
     recordBody(ledger, body);
-    return { status: res.status, headers: Object.fromEntries(res.headers), body, ms: performance.now() - started };
+    const ms = performance.now() - started;
+    tally.requests += 1;
+    tally.byStatus.set(res.status, (tally.byStatus.get(res.status) ?? 0) + 1);
+    tally.worstMs = Math.max(tally.worstMs, ms);
+    return { status: res.status, headers: Object.fromEntries(res.headers), body, ms };
   };
 
   const scan = async (prefix?: string) => {
@@ -229,6 +242,7 @@ export const startStack = async (): Promise<Stack> => {
       return { projectId, environment: environments[0]!, appKey: keys[environments[0]!]!, keys, whatsappConfigUid: WHATSAPP_CONFIG };
     },
     request,
+    tally,
     inbox,
     async latestCode(to) {
       const [message] = await inbox(to);

@@ -44,6 +44,11 @@ describe('normalisePhone', () => {
     );
   });
 
+  // Found by the soak run's hostile requests: these made the phone parser throw, and every route that takes a country code answered 500.
+  test.each(['+13', '13', '+999', '+42', '+0'])('rejects country_code %p, which no country has, on field country_code', (countryCode) => {
+    expect(() => normalisePhone({ mobile: '561797500', countryCode }, policy)).toThrow(apiError('invalid_mobile', 'country_code'));
+  });
+
   test.each(['123', '98765abcde', '', '   ', '98765'])('rejects mobile %p on field mobile', (mobile) => {
     expect(() => normalisePhone({ mobile }, policy)).toThrow(apiError('invalid_mobile', 'mobile'));
   });

@@ -106,9 +106,13 @@ export const normalisePhone = (input: { mobile: string; countryCode?: string | u
 
   const text = raw.startsWith('00') ? `+${raw.slice(2)}` : raw;
   if (!/^\+?[0-9]{4,17}$/.test(text)) throw errors.invalidMobile('mobile must be a phone number: 4 to 17 digits, optionally after a leading +.');
-  const phone = international
-    ? parsePhoneNumberFromString(text)
-    : parsePhoneNumberFromString(text, { defaultCallingCode: callingCode ?? fallback });
+  let phone;
+  try {
+    phone = international ? parsePhoneNumberFromString(text) : parsePhoneNumberFromString(text, { defaultCallingCode: callingCode ?? fallback });
+  } catch (error) {
+    // The parser answers undefined for a bad number, but throws for a calling code no country has ("+13"): the client's mistake, not ours.
+    throw Object.assign(errors.invalidMobile('country_code is not a country calling code.', 'country_code'), { cause: error });
+  }
 
   const result = (p: NonNullable<typeof phone>): Phone => ({
     e164: p.number,

@@ -135,6 +135,9 @@ const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
 /** Rounds of read-decide-write before a request gives up under contention (each lost round means another request's write landed). */
 const MAX_ROUNDS = 25;
+/** Real send durations a container keeps per channel, for decoys; and what a decoy waits before any real send was seen. */
+const SEND_TIMES_KEPT = 64;
+const DEFAULT_SEND_MS = 150;
 /** How long a stored code's delivery may hold off the next send when the request has no deadline of its own (scripts, tests). */
 const DELIVERY_HOLD_MS = 10_000;
 
@@ -193,8 +196,8 @@ export const createEngine = (deps: EngineDeps) => {
   const newId = deps.newId ?? randomUUID;
   const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
   const metrics = deps.metrics ?? noMetrics;
-  /** How long storing and sending a code takes here, per channel (moving average): what a concealed decoy waits. */
-  const sendTime = new Map<DeliveryChannel, number>();
+  /** This container's recent real send durations per channel (ms), newest last: a decoy waits as long as one of them, drawn at random. */
+  const sendTimes = new Map<DeliveryChannel, number[]>();
 
   const newCode = async (tenant: Tenant, identity: Identity, channel: DeliveryChannel, userId: string | undefined, at: number, customCode: string | undefined, ownerVerified: boolean) => {
     // A live test identifier's code is the project's fixed one (nothing is sent, so no other code could arrive); everything else about it is the same.
@@ -305,7 +308,17 @@ export const createEngine = (deps: EngineDeps) => {
     metrics.verification(tenant, channel, 'locked_out');
   };
 
-  const recordSendTime = (channel: DeliveryChannel, ms: number) => sendTime.set(channel, (sendTime.get(channel) ?? ms) * 0.8 + ms * 0.2);
+  const recordSendTime = (channel: DeliveryChannel, ms: number) => {
+    const times = sendTimes.get(channel) ?? [];
+    times.push(ms);
+    if (times.length > SEND_TIMES_KEPT) times.shift();
+    sendTimes.set(channel, times);
+  };
+  /** How long a real send took, as a decoy should: one of the recent ones at random (so the spread matches too, not only the mean). */
+  const aSendTime = (channel: DeliveryChannel): number => {
+    const times = sendTimes.get(channel);
+    return times === undefined || times.length === 0 ? DEFAULT_SEND_MS : times[secureRandomInt(times.length)]!;
+  };
 
   /**
    * Decides and stores a new code for the address, in rounds: read the identifier's state, check
@@ -447,8 +460,7 @@ export const createEngine = (deps: EngineDeps) => {
    * meets the cooldown and a guess is a wrong code that counts) except the message: the code
    * stored matches nothing, nothing is sent, and the answer waits about as long as a real send.
    */
-  const decoy = async (tenant: Tenant, identity: Identity, sender: Sender, context: SendContext): Promise<Issued & { userId: string }> => {
-    const started = now();
+  const decoy = async (tenant: Tenant, identity: Identity, sender: Sender, context: SendContext, started: number): Promise<Issued & { userId: string }> => {
     const stored = await storeNewCode(
       tenant,
       identity,
@@ -468,9 +480,10 @@ export const createEngine = (deps: EngineDeps) => {
     const { record, spendRelease, holdUntil, generation } = stored;
     // Nothing went out: the spend budget gets the send back; the per-IP count stays, as a real login's would.
     await spendRelease?.();
-    await sleep(Math.max(0, (sendTime.get(sender.channel) ?? 150) - (now() - started)));
     // As after a real send: the next login meets the cooldown, not a delivery hold.
     await endDelivery(tenant, identity, record, holdUntil);
+    // The whole login (its owner lookup included) takes about as long as a real one: the wait ends at its start plus a send's usual time.
+    await sleep(Math.max(0, aSendTime(sender.channel) - (now() - started)));
     return { userId: await pseudonymFor(tenant, identity, generation), challengeId: record.challengeId };
   };
 
@@ -535,9 +548,10 @@ export const createEngine = (deps: EngineDeps) => {
 
     /** Sends a new code to a registered user; it replaces any code still pending. */
     async login(tenant: Tenant, identity: Identity, sender: Sender, context: SendContext = {}): Promise<Issued & { userId: string }> {
+      const started = now();
       const sent = await replaceAndSend(tenant, identity, sender, context, 'registered');
       if (sent === 'no-user' || sent.userId === undefined) {
-        if (tenant.settings.concealUserExistence) return decoy(tenant, identity, sender, context);
+        if (tenant.settings.concealUserExistence) return decoy(tenant, identity, sender, context, started);
         throw errors.userNotFound();
       }
       return { ...sent, userId: sent.userId };

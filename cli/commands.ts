@@ -463,7 +463,7 @@ any, stays as it is.`,
 /** What each setting means and its default, for help and `settings show` (other settings are listed by name). */
 const settingInfo: Record<string, { readonly about: string; readonly fallback?: string }> = {
   appName: { about: 'named in the SMS, WhatsApp and email text (1-60 characters)' },
-  codeLength: { about: 'digits per code (4-10)' },
+  codeLength: { about: 'digits per code (6-10; NIST SP 800-63B-4 asks for at least 6)' },
   otpTtlSeconds: { about: 'how long a code is valid, in seconds (30-600)' },
   maxAttempts: { about: 'wrong tries before a code is dead (1-20)' },
   tokenTtlSeconds: { about: 'access token lifetime, in seconds (60-86400)' },
@@ -490,7 +490,7 @@ const settingInfo: Record<string, { readonly about: string; readonly fallback?: 
   sendsPerCountryPerHour: { about: 'SMS and WhatsApp messages per destination country per hour' },
   emailPerHour: { about: 'project-wide emails per hour (SES reputation and quota)' },
   emailPerDay: { about: 'project-wide emails per day' },
-  testIdentifiers: { about: 'fixed codes for test numbers/emails, e.g. {"+15005550006":"123456"}' },
+  testIdentifiers: { about: 'fixed codes for test numbers/emails, e.g. {"+15559876543":"123456"}' },
   testIdentifierEnvironments: { about: 'environments where testIdentifiers apply, e.g. ["development"]' },
   concealUserExistence: { about: 'true: login and signup answer alike for known and unknown identifiers' },
   emailFromName: { about: 'display name on the email From line; the address stays the deployment\'s', fallback: 'none (the address alone)' },

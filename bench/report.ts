@@ -232,8 +232,9 @@ ${table(
   }),
 )}
 
-Chosen: the direct call over node:https (functions/core/delivery/twilio-messages.ts). It is the only
-option besides fetch that meets the target, it depends on nothing but Twilio's documented REST API
+Chosen: the direct call over node:https (functions/core/delivery/twilio-messages.ts). The two direct
+calls (${['twilio:direct-fetch', 'MobileOtpSignup'].map((n) => x(r.initRatios.find((i) => i.name === n)?.cpuRatio ?? Number.NaN)).join(' and ')}; their bundles differ by a few lines, so the gap between them is
+noise) are the only options near the target, against ${['twilio:deep-imports', 'twilio:plugin-drops-domains', 'twilio:full-sdk'].map((n) => x(r.initRatios.find((i) => i.name === n)?.cpuRatio ?? Number.NaN)).join(', ')} for the SDK ones; it depends on nothing but Twilio's documented REST API
 (form fields, Basic auth, the error JSON), and it keeps the bundle on the stack's own bundling.
 fetch would do as well at init but loads undici on the first send. The real SDK stays in the test
 suite: it proves the local Twilio endpoint (test/integration/twilio-wire.test.ts), and the same

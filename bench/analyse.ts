@@ -2,8 +2,8 @@ import { otpFunctionSettings } from '#lib/otp-function';
 import { KEY_CACHE_SECONDS } from '#core/tokens/signing-keys';
 import { TWILIO_SECRET_CACHE_MS } from '#core/delivery/twilio-client';
 import { ASSUMPTIONS, cpuShare, lambdaDurationCost, PRICES } from './cost';
-import type { InitSample } from './cold-init';
-import type { CacheVariantRun, ProbeResult, RouteRun, Sample, SourceMapRun } from './functions';
+import { TRACED, type InitSample } from './cold-init';
+import type { CacheVariantRun, FirstVerifyRun, ProbeResult, RouteRun, Sample, SourceMapRun } from './functions';
 import type { NodeRuntime } from './node-runtime';
 import type { RecordedCall } from './record-sdk';
 import { median, percentile, round } from './stats';
@@ -28,6 +28,9 @@ export interface RawMeasurements {
   readonly throughput: ThroughputResult;
   readonly cacheVariants?: readonly CacheVariantRun[];
   readonly sourceMapRuns?: readonly SourceMapRun[];
+  readonly firstVerifies?: readonly FirstVerifyRun[];
+  /** Cold-init processes at a time. */
+  readonly parallel?: number;
 }
 
 
@@ -93,10 +96,19 @@ export interface FlowCost {
   readonly providerLatencyNote: { readonly assumedMs: number; readonly extraPerMillion: number };
 }
 
-export interface BenchResult extends Omit<RawMeasurements, 'coldInit' | 'functions' | 'cacheVariants' | 'sourceMapRuns'> {
+export interface BenchResult extends Omit<RawMeasurements, 'coldInit' | 'functions' | 'cacheVariants' | 'sourceMapRuns' | 'firstVerifies'> {
+  /** The first verify after a signup (it also marks the user verified): counts only, from the sources. */
+  readonly firstVerifies: readonly { readonly route: string; readonly unexpected: number; readonly counts: RequestCounts }[];
   readonly sourceMapRuns: readonly { readonly label: string; readonly route: string; readonly latency: LatencyFigures }[];
   readonly coldInit: readonly InitFigures[];
   readonly initRatios: readonly { readonly name: string; readonly floor: string; readonly cpuRatio: number; readonly wallRatio: number; readonly rssDeltaMb: number }[];
+  /**
+   * Each function started with OTPGATE_TRACING=active (the stack's default): its CPU against the
+   * same floor, and against that floor plus what the tracer alone costs (the traced floor's CPU
+   * over the plain table floor's).
+   */
+  readonly tracedInit: readonly { readonly name: string; readonly cpuMedian: number; readonly cpuP90: number; readonly cpuRatio: number; readonly cpuRatioWithTracerFloor: number; readonly rssDeltaMb: number }[];
+  readonly tracerCpuMs: number;
   readonly functions: readonly FunctionFigures[];
   readonly costs: readonly FlowCost[];
   readonly cacheVariants: readonly { readonly variant: string; readonly route: string; readonly p50: number; readonly readsPerRequest: number; readonly readUnits: number }[];
@@ -259,11 +271,28 @@ export const analyse = (raw: RawMeasurements): BenchResult => {
   const coldInit = Object.entries(raw.coldInit).map(([name, samples]) => initFigures(name, samples));
   const byName = new Map(coldInit.map((f) => [f.name, f]));
   const initRatios = coldInit
-    .filter((f) => !f.name.startsWith('floor:') && !f.name.includes('source-maps'))
+    .filter((f) => !f.name.startsWith('floor:') && !f.name.includes('source-maps') && !f.name.endsWith(TRACED))
     .map((f) => {
       const floorName = raw.floorOf[f.name] ?? 'floor:table+secrets';
       const floor = byName.get(floorName)!;
       return { name: f.name, floor: floorName, cpuRatio: round(f.cpuMedian / floor.cpuMedian, 2), wallRatio: round(f.wallMedian / floor.wallMedian, 2), rssDeltaMb: round(f.rssMb - floor.rssMb) };
+    });
+
+  const plainFloor = byName.get('floor:table+secrets');
+  const tracedFloor = byName.get('floor:table+secrets+tracer');
+  const tracerCpuMs = plainFloor && tracedFloor ? round(tracedFloor.cpuMedian - plainFloor.cpuMedian) : Number.NaN;
+  const tracedInit = coldInit
+    .filter((f) => f.name.endsWith(TRACED))
+    .map((f) => {
+      const floor = byName.get(raw.floorOf[f.name.slice(0, -TRACED.length)] ?? 'floor:table+secrets')!;
+      return {
+        name: f.name.slice(0, -TRACED.length),
+        cpuMedian: f.cpuMedian,
+        cpuP90: f.cpuP90,
+        cpuRatio: round(f.cpuMedian / floor.cpuMedian, 2),
+        cpuRatioWithTracerFloor: round(f.cpuMedian / (floor.cpuMedian + tracerCpuMs), 2),
+        rssDeltaMb: round(f.rssMb - floor.rssMb),
+      };
     });
 
   const functions: FunctionFigures[] = raw.functions.map((run) => {
@@ -295,15 +324,24 @@ export const analyse = (raw: RawMeasurements): BenchResult => {
     return { variant: v.variant, route: v.route, p50: round(median(warm.map((s) => s.ms)), 2), readsPerRequest: counts.readRequests, readUnits: counts.readUnits };
   });
 
-  const { coldInit: _c, functions: _f, cacheVariants: _v, sourceMapRuns: _s, ...rest } = raw;
+  const firstVerifies = (raw.firstVerifies ?? []).map((v) => ({
+    route: v.route,
+    unexpected: v.result.samples.filter((s) => s.status !== 200).length,
+    counts: averageCounts(v.result.samples.slice(1)),
+  }));
+
+  const { coldInit: _c, functions: _f, cacheVariants: _v, sourceMapRuns: _s, firstVerifies: _fv, ...rest } = raw;
   return {
     ...rest,
     sourceMapRuns: (raw.sourceMapRuns ?? []).map((run) => ({ label: run.label, route: run.route, latency: latency(run.result) })),
     coldInit,
     initRatios,
+    tracedInit,
+    tracerCpuMs,
     functions,
     costs: FLOWS.map((flow) => flowCost(flow, functions)),
     cacheVariants,
+    firstVerifies,
     prices: PRICES,
     assumptions: ASSUMPTIONS,
   };

@@ -55,10 +55,13 @@ const defaults = {
 
 /**
  * Memory and timeout by what a route does, chosen from BENCHMARKS.md ("Memory and timeouts"):
- * - 256 MB everywhere: a warm request spends most of its time waiting on DynamoDB (and Twilio or
- *   SES), and a GB-second of waiting costs the same at any speed, so more memory mostly buys a
- *   faster cold start; 256 MB keeps the modelled cold start under half a second for every
- *   function, and 512 MB would double the duration cost of every send while it waits on Twilio.
+ * - 256 MB everywhere: a warm request spends much of its time waiting on DynamoDB (and Twilio or
+ *   SES), and a millisecond of waiting costs in proportion to memory, so more memory mostly buys a
+ *   faster cold start (CPU scales with memory). Modelled there: 512 MB halves the CPU-bound part of
+ *   a cold start but raises the duration cost of a send by 6-26% even against the local stand-ins'
+ *   millisecond answers, and doubles the cost of each of the few hundred ms a send waits on Twilio
+ *   in production, while cold starts are about 1% of requests; 128 MB doubles every cold start to
+ *   save a few cents per million requests.
  * - 10 s for the functions that deliver a code: Twilio and SES get 5 s, and a failed delivery
  *   still has to be undone and answered. 5 s for the rest, which only talk to DynamoDB (tens of
  *   ms, a few seconds with every SDK retry): a stalled dependency costs half as much.

@@ -102,6 +102,8 @@ test(`load: ${LOAD_CLIENTS} clients for ${LOAD_SECONDS} s of signups, logins and
     smsPerDay: 100_000_000,
     whatsappPerHour: 10_000_000,
     whatsappPerDay: 100_000_000,
+    emailPerHour: 10_000_000,
+    emailPerDay: 100_000_000,
     sendsPerCountryPerHour: 10_000_000,
   });
   const f = flows(stack, p);

@@ -163,6 +163,43 @@ export const createRepository = (doc: DynamoDBDocumentClient, tableName: string)
     return items;
   };
 
+
+  /**
+   * A key (and its environment item) of an existing project, in one transaction: refused when the
+   * project does not exist, and, for a new environment, when the environment already does.
+   */
+  const putKey = async (tenant: TenantRef, keyHash: string, keyId: string, now: Date, { newEnvironment }: { newEnvironment: boolean }) => {
+    const createdAt = now.toISOString();
+    try {
+      await doc.send(
+        new TransactWriteCommand({
+          TransactItems: [
+            {
+              ConditionCheck: {
+                TableName: tableName,
+                Key: { pk: `PROJECT#${tenant.projectId}`, sk: 'PROJECT' },
+                ConditionExpression: 'attribute_exists(pk)',
+              },
+            },
+            {
+              Put: {
+                TableName: tableName,
+                Item: environmentItem(tenant, tenant.environment, createdAt),
+                ...(newEnvironment ? { ConditionExpression: 'attribute_not_exists(pk)' } : {}),
+              },
+            },
+            { Put: { TableName: tableName, Item: appKeyItem(tenant, tenant.environment, keyHash, keyId, createdAt), ConditionExpression: 'attribute_not_exists(pk)' } },
+            { Put: { TableName: tableName, Item: keyIndexItem(tenant, keyHash, keyId, createdAt) } },
+          ],
+        }),
+      );
+    } catch (error) {
+      if (cancelledBy(error, 0)) throw new ProjectNotFoundError(tenant.projectId, { cause: error });
+      if (newEnvironment && cancelledBy(error, 1)) throw new EnvironmentExistsError(tenant, { cause: error });
+      throw error;
+    }
+  };
+
   return {
     async findAppKey(keyHash: string): Promise<AppKeyRecord | undefined> {
       const { Item } = await doc.send(new GetCommand({ TableName: tableName, Key: { pk: `APPKEY#${keyHash}`, sk: 'APPKEY' } }));
@@ -214,55 +251,12 @@ export const createRepository = (doc: DynamoDBDocumentClient, tableName: string)
 
     /** A further key for an existing environment (the environment is created if missing). */
     async addAppKey(tenant: TenantRef, keyHash: string, keyId: string, now: Date): Promise<void> {
-      const createdAt = now.toISOString();
-      try {
-        await doc.send(
-          new TransactWriteCommand({
-            TransactItems: [
-              {
-                ConditionCheck: {
-                  TableName: tableName,
-                  Key: { pk: `PROJECT#${tenant.projectId}`, sk: 'PROJECT' },
-                  ConditionExpression: 'attribute_exists(pk)',
-                },
-              },
-              { Put: { TableName: tableName, Item: environmentItem(tenant, tenant.environment, createdAt) } },
-              { Put: { TableName: tableName, Item: appKeyItem(tenant, tenant.environment, keyHash, keyId, createdAt), ConditionExpression: 'attribute_not_exists(pk)' } },
-              { Put: { TableName: tableName, Item: keyIndexItem(tenant, keyHash, keyId, createdAt) } },
-            ],
-          }),
-        );
-      } catch (error) {
-        if (cancelledBy(error, 0)) throw new ProjectNotFoundError(tenant.projectId, { cause: error });
-        throw error;
-      }
+      await putKey(tenant, keyHash, keyId, now, { newEnvironment: false });
     },
 
     /** A new environment of an existing project, with its first key; an existing environment is refused. */
     async addEnvironment(tenant: TenantRef, keyHash: string, keyId: string, now: Date): Promise<void> {
-      const createdAt = now.toISOString();
-      try {
-        await doc.send(
-          new TransactWriteCommand({
-            TransactItems: [
-              {
-                ConditionCheck: {
-                  TableName: tableName,
-                  Key: { pk: `PROJECT#${tenant.projectId}`, sk: 'PROJECT' },
-                  ConditionExpression: 'attribute_exists(pk)',
-                },
-              },
-              { Put: { TableName: tableName, Item: environmentItem(tenant, tenant.environment, createdAt), ConditionExpression: 'attribute_not_exists(pk)' } },
-              { Put: { TableName: tableName, Item: appKeyItem(tenant, tenant.environment, keyHash, keyId, createdAt), ConditionExpression: 'attribute_not_exists(pk)' } },
-              { Put: { TableName: tableName, Item: keyIndexItem(tenant, keyHash, keyId, createdAt) } },
-            ],
-          }),
-        );
-      } catch (error) {
-        if (cancelledBy(error, 0)) throw new ProjectNotFoundError(tenant.projectId, { cause: error });
-        if (cancelledBy(error, 1)) throw new EnvironmentExistsError(tenant, { cause: error });
-        throw error;
-      }
+      await putKey(tenant, keyHash, keyId, now, { newEnvironment: true });
     },
 
     /** Every project created since the project list existed, by id. */

@@ -78,6 +78,15 @@ const refreshTokenPut = (tableName: string, tenant: TenantRef, tokenHash: string
   ConditionExpression: 'attribute_not_exists(pk)',
 });
 
+/** The user's "every session started up to `at` is revoked" mark, kept until `ttl` (epoch seconds). */
+const revokeAllUpdate = (tableName: string, tenant: TenantRef, userId: string, at: number, ttl: number) => ({
+  TableName: tableName,
+  Key: userSessionsKey(tenant, userId),
+  UpdateExpression: 'SET revokedBefore = :at, #ttl = :ttl',
+  ExpressionAttributeNames: { '#ttl': 'ttl' },
+  ExpressionAttributeValues: { ':at': at, ':ttl': ttl },
+});
+
 export const createSessionStore = (doc: DynamoDBDocumentClient, tableName: string) => ({
   /** A new refresh token; the condition only guards against the (2^-256) chance of a hash already in use. */
   async putRefreshToken(tenant: TenantRef, tokenHash: string, record: RefreshTokenRecord): Promise<void> {
@@ -176,12 +185,8 @@ export const createSessionStore = (doc: DynamoDBDocumentClient, tableName: strin
     try {
       await retryingConflicts(() => doc.send(
         new UpdateCommand({
-          TableName: tableName,
-          Key: userSessionsKey(tenant, userId),
-          UpdateExpression: 'SET revokedBefore = :at, #ttl = :ttl',
+          ...revokeAllUpdate(tableName, tenant, userId, at, ttlFor(keepUntil)),
           ConditionExpression: 'attribute_not_exists(revokedBefore) OR revokedBefore < :at',
-          ExpressionAttributeNames: { '#ttl': 'ttl' },
-          ExpressionAttributeValues: { ':at': at, ':ttl': ttlFor(keepUntil) },
         }),
       ));
     } catch (error) {
@@ -200,10 +205,5 @@ const REMOVED_USER_MARK_SECONDS = 400 * 86_400;
  * end a user with their sessions in one step (removing the user). Unconditional, unlike
  * revokeAllFamilies: a transaction cannot skip one item, and `at` is the latest mark anyway.
  */
-export const revokeAllSessionsUpdate = (tableName: string, tenant: TenantRef, userId: string, at: number) => ({
-  TableName: tableName,
-  Key: userSessionsKey(tenant, userId),
-  UpdateExpression: 'SET revokedBefore = :at, #ttl = :ttl',
-  ExpressionAttributeNames: { '#ttl': 'ttl' },
-  ExpressionAttributeValues: { ':at': at, ':ttl': Math.floor(at / 1000) + REMOVED_USER_MARK_SECONDS },
-});
+export const revokeAllSessionsUpdate = (tableName: string, tenant: TenantRef, userId: string, at: number) =>
+  revokeAllUpdate(tableName, tenant, userId, at, Math.floor(at / 1000) + REMOVED_USER_MARK_SECONDS);

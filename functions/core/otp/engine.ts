@@ -471,8 +471,7 @@ export const createEngine = (deps: EngineDeps) => {
       // so the decoy kills no code and a guess still meets a real code's answer. Otherwise the unmatchable code is stored.
       async (r, h, state) => {
         if (!usable(state.code, h.now)) return deps.identities.storeCode(tenant, identity, r, h);
-        // Nothing is on its way, so no delivery hold either (a real send's hold ends with its delivery).
-        return (await deps.identities.recordSend(tenant, identity, { ...h, sendingUntil: h.now })) === 'raced' ? 'raced' : { replaced: undefined };
+        return (await deps.identities.recordSend(tenant, identity, h)) === 'raced' ? 'raced' : { replaced: undefined };
       },
       (r, state) => deps.identities.withdrawCode(tenant, identity, r.challengeId, state.code, { previousLastSentAt: state.lastSentAt }, state.sendSeq + 1),
       { unmatchable: true },

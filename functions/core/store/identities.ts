@@ -272,10 +272,11 @@ export const createIdentityStore = (doc: DynamoDBDocumentClient, tableName: stri
     /**
      * Records a send that stores no code (a concealing project's decoy while a real code is
      * pending): the send windows, the cooldown and sendSeq move as for storeCode; the code stays.
+     * Nothing is on its way, so it sets no delivery hold (a real send's hold ends with its delivery).
      */
     async recordSend(tenant: TenantRef, identity: Identity, history: SendHistory): Promise<void | Raced> {
       try {
-        await doc.send(new UpdateCommand(storeCodeUpdate(tenant, identity, undefined, history)));
+        await doc.send(new UpdateCommand(storeCodeUpdate(tenant, identity, undefined, { ...history, sendingUntil: history.now })));
       } catch (error) {
         if (error instanceof ConditionalCheckFailedException) return 'raced';
         throw error;

@@ -1,5 +1,5 @@
 import { errorCode, flows, show, uniqueEmail, uniqueMobile } from './flows';
-import type { Fault } from './fault-proxy';
+import type { Fault, FaultProxy, FaultRule } from './fault-proxy';
 import { tableProblems, type Answer, type Stack, type StackProject } from './stack';
 
 /**
@@ -73,6 +73,18 @@ const recorder = (name: string) => {
 };
 
 const INJECTED_DYNAMODB_500 = JSON.stringify({ __type: 'com.amazon.coral.service#InternalFailure', message: 'injected failure' });
+/** DynamoDB's own answer to a failed operation (500 InternalFailure), as the SDK expects it. */
+const DYNAMODB_500: Fault = { kind: 'fail', status: 500, body: INJECTED_DYNAMODB_500, contentType: 'application/x-amz-json-1.0' };
+
+/** One request made while `rule` is in force on `proxy`; the proxy is healed afterwards, whatever happened. */
+const whileFaulted = async (proxy: FaultProxy, rule: FaultRule, action: () => Promise<Answer>): Promise<Answer> => {
+  proxy.inject(rule);
+  try {
+    return await action();
+  } finally {
+    proxy.heal();
+  }
+};
 const dynamoOp = (op: string) => (request: { headers: Record<string, unknown> }) => String(request.headers['x-amz-target'] ?? '').endsWith(`.${op}`);
 
 /** DynamoDB Local paused (SIGSTOP) while a signup and a JWKS read come in, then resumed. */
@@ -137,13 +149,7 @@ const providerScenario = (dependency: 'twilio' | 'ses', fault: Fault, label: str
     const signup = () => (dependency === 'ses' ? f.signupEmail(address) : f.signupMobile(address));
     const verify = (code: string) => (dependency === 'ses' ? f.verifyEmail(address, code) : f.verifyMobile(address, code));
     const before = proxy.stats.faulted;
-    proxy.inject({ fault });
-    let first: Answer;
-    try {
-      first = await signup();
-    } finally {
-      proxy.heal();
-    }
+    const first = await whileFaulted(proxy, { fault }, () => signup());
     if (options.expectSuccess) r.unaffected(first, 201, 'signup through a slow provider');
     else r.broken(first);
     if (first.status !== 201) r.expect(await signup(), 201, 'signup retried after recovery');
@@ -179,13 +185,7 @@ export const verifyWritesFail = (op: 'TransactWriteItems' | 'PutItem' | 'UpdateI
     r.expect(await f.signupMobile(mobile), 201, 'signup');
     const code = await stack.latestCode(`+91${mobile}`);
     const before = stack.proxies.dynamo.stats.faulted;
-    stack.proxies.dynamo.inject({ fault: { kind: 'fail', status: 500, body: INJECTED_DYNAMODB_500, contentType: 'application/x-amz-json-1.0' }, when: dynamoOp(op) });
-    let first: Answer;
-    try {
-      first = await f.verifyMobile(mobile, code);
-    } finally {
-      stack.proxies.dynamo.heal();
-    }
+    const first = await whileFaulted(stack.proxies.dynamo, { fault: DYNAMODB_500, when: dynamoOp(op) }, () => f.verifyMobile(mobile, code));
     r.broken(first, [200]);
     const final = first.status === 200 ? first : r.expect(await f.verifyMobile(mobile, code), 200, 'the same code after recovery');
     if (final.status === 200) {
@@ -212,13 +212,7 @@ export const singleWriteVerifyFails: Scenario = {
     const sent = r.expect(await f.whatsappSend(mobile), 201, 'WhatsApp send');
     const code = await stack.latestCode(`+91${mobile}`);
     const before = stack.proxies.dynamo.stats.faulted;
-    stack.proxies.dynamo.inject({ fault: { kind: 'fail', status: 500, body: INJECTED_DYNAMODB_500, contentType: 'application/x-amz-json-1.0' }, when: dynamoOp('UpdateItem') });
-    let first: Answer;
-    try {
-      first = await f.whatsappVerify(sent.body.id, mobile, code);
-    } finally {
-      stack.proxies.dynamo.heal();
-    }
+    const first = await whileFaulted(stack.proxies.dynamo, { fault: DYNAMODB_500, when: dynamoOp('UpdateItem') }, () => f.whatsappVerify(sent.body.id, mobile, code));
     r.broken(first);
     r.expect(await f.whatsappVerify(sent.body.id, mobile, code), 200, 'the same code after recovery');
     const again = await f.whatsappVerify(sent.body.id, mobile, code);
@@ -241,13 +235,7 @@ export const consumeHangsOnce: Scenario = {
     r.expect(await f.signupMobile(mobile), 201, 'signup');
     const code = await stack.latestCode(`+91${mobile}`);
     const before = stack.proxies.dynamo.stats.faulted;
-    stack.proxies.dynamo.inject({ fault: { kind: 'hang' }, when: dynamoOp('TransactWriteItems'), times: 1 });
-    let first: Answer;
-    try {
-      first = await f.verifyMobile(mobile, code);
-    } finally {
-      stack.proxies.dynamo.heal();
-    }
+    const first = await whileFaulted(stack.proxies.dynamo, { fault: { kind: 'hang' }, when: dynamoOp('TransactWriteItems'), times: 1 }, () => f.verifyMobile(mobile, code));
     r.broken(first, [200]);
     if (first.status !== 200) r.expect(await f.verifyMobile(mobile, code), 200, 'the same code after recovery');
     const again = await f.verifyMobile(mobile, code);

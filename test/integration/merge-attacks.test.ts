@@ -1,11 +1,12 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
-import { createEngine, type OutgoingCode, type Sender, type Tenant } from '#core/otp/engine';
+import { createEngine, type Sender, type Tenant } from '#core/otp/engine';
 import { emailIdentity, phoneIdentity, type Identity } from '#core/otp/identity';
 import { runtime } from '#core/runtime';
 import type { CounterStore } from '#core/store/counters';
 import type { IdentityStore } from '#core/store/identities';
 import { resolveSettings } from '#core/tenancy/settings';
+import { capturing, deferred } from '../support/engine-probes';
 import { newTenant, relaxedLimits, uniqueEmail, uniqueIndianMobile } from '../support/harness';
 
 /**
@@ -20,17 +21,6 @@ const table = process.env.TABLE_NAME!;
 const doc = DynamoDBDocumentClient.from(new DynamoDBClient({}));
 afterAll(() => doc.destroy());
 
-const deferred = <T = void>() => {
-  let resolve!: (value: T) => void;
-  const promise = new Promise<T>((r) => (resolve = r));
-  return { promise, resolve };
-};
-
-const capturing = (channel: Sender['channel'] = 'sms') => {
-  const sent: OutgoingCode[] = [];
-  const sender: Sender = { channel, send: async (message) => void sent.push(message) };
-  return { sender, sent, last: () => sent[sent.length - 1]?.code };
-};
 
 const tenantWith = async (settings: Record<string, unknown> = {}, base: Record<string, unknown> = relaxedLimits): Promise<Tenant> => {
   const created = await newTenant();

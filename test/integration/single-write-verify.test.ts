@@ -1,10 +1,11 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
-import { createEngine, type OutgoingCode, type Sender, type Tenant } from '#core/otp/engine';
+import { createEngine, type Sender, type Tenant } from '#core/otp/engine';
 import { emailIdentity, phoneIdentity } from '#core/otp/identity';
 import { runtime } from '#core/runtime';
 import { createIdentityStore, type IdentityStore } from '#core/store/identities';
 import { resolveSettings } from '#core/tenancy/settings';
+import { capturing, deferred } from '../support/engine-probes';
 import { newTenant, relaxedLimits, uniqueEmail, uniqueIndianMobile } from '../support/harness';
 
 /**
@@ -32,18 +33,6 @@ const countingClient = () => {
   return { doc, writes };
 };
 
-/** A sender that hands the code to the test instead of sending it. */
-const capturing = (channel: Sender['channel'] = 'sms') => {
-  const sent: string[] = [];
-  const sender: Sender = { channel, send: async (message: OutgoingCode) => void sent.push(message.code) };
-  return { sender, last: () => sent[sent.length - 1]! };
-};
-
-const deferred = () => {
-  let release!: () => void;
-  const promise = new Promise<void>((resolve) => (release = resolve));
-  return { promise, release };
-};
 
 const engineWith = (identities: IdentityStore) => {
   const rt = runtime();
@@ -61,11 +50,11 @@ test('verifying a verified user\'s code is one write, to the code\'s own item (n
   const { sender, last } = capturing();
   const identity = phoneIdentity(`+91${uniqueIndianMobile()}`);
   const { userId } = await engine.signup(tenant, identity, sender);
-  await engine.verify(tenant, identity, last());
+  await engine.verify(tenant, identity, last()!);
   await engine.login(tenant, identity, sender);
 
   writes.length = 0;
-  await expect(engine.verify(tenant, identity, last())).resolves.toMatchObject({ userId });
+  await expect(engine.verify(tenant, identity, last()!)).resolves.toMatchObject({ userId });
   expect(writes).toEqual(['UpdateItem']);
   doc.destroy();
 });
@@ -80,7 +69,7 @@ test('the code a signup sent verifies in one write too: a transaction that also 
   await expect(store.findOwner(tenant, identity)).resolves.toEqual({ userId, verified: false });
 
   writes.length = 0;
-  await expect(engine.verify(tenant, identity, last())).resolves.toMatchObject({ userId });
+  await expect(engine.verify(tenant, identity, last()!)).resolves.toMatchObject({ userId });
   expect(writes).toEqual(['TransactWriteItems']);
   await expect(store.findOwner(tenant, identity)).resolves.toEqual({ userId, verified: true });
   doc.destroy();
@@ -92,20 +81,20 @@ test('a verify that starts a session writes the code and the session in one tran
   const { sender, last } = capturing();
   const identity = phoneIdentity(`+91${uniqueIndianMobile()}`);
   await engine.signup(tenant, identity, sender);
-  await engine.verify(tenant, identity, last());
+  await engine.verify(tenant, identity, last()!);
   await engine.login(tenant, identity, sender);
   const marker = { pk: `test#single-write#${identity.address}`, sk: `session#${Date.now()}` };
   const alongside = () => [{ Put: { TableName: table, Item: marker, ConditionExpression: 'attribute_not_exists(pk)' } }];
 
   writes.length = 0;
-  await engine.verify(tenant, identity, last(), { alongside });
+  await engine.verify(tenant, identity, last()!, { alongside });
   expect(writes).toEqual(['TransactWriteItems']);
   const { Item } = await doc.send(new GetCommand({ TableName: table, Key: marker }));
   expect(Item).toEqual(marker);
 
   // A session write that fails takes the code's use back with it: the code still verifies.
   await engine.login(tenant, { ...identity }, sender).catch(() => undefined);
-  const code = last();
+  const code = last()!;
   const failing = () => [{ Put: { TableName: table, Item: marker, ConditionExpression: 'attribute_not_exists(pk)' } }];
   await expect(engine.verify(tenant, identity, code, { alongside: failing })).rejects.toThrow();
   await expect(engine.verify(tenant, identity, code)).resolves.toMatchObject({ challengeId: expect.any(String) });
@@ -120,9 +109,9 @@ test('a user removed after the code was sent gets no token, and the code goes no
   await engine.login(tenant, identity, sender);
 
   await expect(runtime().identities.removeUser(tenant, identity, Date.now())).resolves.toBe(true);
-  await expect(engine.verify(tenant, identity, last())).rejects.toMatchObject({ code: 'user_not_found' });
+  await expect(engine.verify(tenant, identity, last()!)).rejects.toMatchObject({ code: 'user_not_found' });
   // Where the first verification creates the user, the code's holder becomes a new user, never the removed one.
-  await expect(engine.verify(tenant, identity, last(), { unknownUser: 'create' })).resolves.toMatchObject({ userId: expect.not.stringMatching(userId) });
+  await expect(engine.verify(tenant, identity, last()!, { unknownUser: 'create' })).resolves.toMatchObject({ userId: expect.not.stringMatching(userId) });
 });
 
 test('a login that looked the user up just before a failed signup was undone stores and sends nothing', async () => {
@@ -138,7 +127,7 @@ test('a login that looked the user up just before a failed signup was undone sto
       const found = await rt.identities.findOwner(...args);
       if (hold) {
         hold = false;
-        lookedUp.release();
+        lookedUp.resolve();
         await resume.promise;
       }
       return found;
@@ -150,7 +139,7 @@ test('a login that looked the user up just before a failed signup was undone sto
   const failingSignup: Sender = {
     channel: 'sms',
     send: async () => {
-      signupSending.release();
+      signupSending.resolve();
       await signupDelivery.promise;
       throw new Error('provider down');
     },
@@ -162,9 +151,9 @@ test('a login that looked the user up just before a failed signup was undone sto
   hold = true;
   const loggingIn = engine.login(tenant, identity, login.sender);
   await lookedUp.promise; // the login has seen the user
-  signupDelivery.release();
+  signupDelivery.resolve();
   await expect(signup).rejects.toMatchObject({ code: 'delivery_failed' }); // and the signup is undone
-  resume.release();
+  resume.resolve();
 
   // It read the state while the signup's message was on its way, so it meets that delivery's hold (resend_too_soon);
   // without the hold, its write would lose to the undo (sendSeq moved) and the next round find no user. Either way:
@@ -181,14 +170,14 @@ test('a resend that fails after the user was removed does not bring back the rem
   const identity = phoneIdentity(`+91${uniqueIndianMobile()}`);
   const first = capturing();
   await engine.signup(tenant, identity, first.sender);
-  const held = first.last();
+  const held = first.last()!;
 
   const delivery = deferred();
   const sending = deferred();
   const failingResend: Sender = {
     channel: 'sms',
     send: async () => {
-      sending.release();
+      sending.resolve();
       await delivery.promise;
       throw new Error('provider down');
     },
@@ -196,7 +185,7 @@ test('a resend that fails after the user was removed does not bring back the rem
   const resend = engine.login(tenant, identity, failingResend);
   await sending.promise; // the resend's code is stored, its delivery in flight
   await rt.identities.removeUser(tenant, identity, Date.now());
-  delivery.release();
+  delivery.resolve();
   await expect(resend).rejects.toMatchObject({ code: 'delivery_failed' });
 
   const state = await rt.identities.readState(tenant, identity);
